@@ -1,0 +1,25 @@
+"""What every subcommand needs: the ledger location, its key directory, the app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from infra.keystore import KeyStore
+from infra.store.location import LedgerLocation, resolve_location
+
+
+class CommandContext:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.location: LedgerLocation = resolve_location(args.ledger)
+        keys = args.keys or os.environ.get("RECOVERY_LEDGER_KEYS")
+        self.keys_dir = Path(keys).expanduser().absolute() if keys else self.location.default_keys_dir()
+        self.keys = KeyStore(self.keys_dir)
+        self.json: bool = bool(args.json)
+
+    def open(self, *, create: bool = False):  # noqa: ANN201 - LedgerApp, imported lazily
+        from infra.store.app import open_ledger
+
+        return open_ledger(self.location, self.keys, create=create)

@@ -1,0 +1,31 @@
+"""CONTRACT section 5: the one place where failures become exit codes."""
+
+from __future__ import annotations
+
+from infra.errors import (
+    BadInputError,
+    LedgerBusyError,
+    LedgerError,
+    LedgerUnreadableError,
+    TokenUnavailableError,
+)
+
+OK = 0
+UNEXPECTED = 1
+BAD_INPUT = 2
+BUSY = 3
+UNREADABLE = 4
+
+_CODES: tuple[tuple[type[LedgerError], int], ...] = (
+    (BadInputError, BAD_INPUT),
+    (LedgerBusyError, BUSY),
+    (LedgerUnreadableError, UNREADABLE),
+    (TokenUnavailableError, UNREADABLE),
+)
+
+
+def exit_code_for(error: LedgerError) -> int:
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return UNEXPECTED

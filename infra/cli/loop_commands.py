@@ -1,0 +1,129 @@
+"""``loop register|token|finalize``, ``token get`` and ``loops``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.loop import Loop
+from infra.cli.context import CommandContext
+from infra.cli.output import emit_json, emit_table, iso
+from infra.cli.stdin_token import read_token_from_stdin
+from infra.errors import BadInputError
+
+
+def _token_view(loop: Loop) -> dict[str, Any] | None:
+    if loop.token is None:
+        return None
+    return {"jti": loop.token.jti, "expires_at": iso(loop.token.expires_at),
+            "source": loop.token.source}
+
+
+def loop_view(loop: Loop) -> dict[str, Any]:
+    return {
+        "loop_id": loop.loop_id,
+        "provenance": loop.provenance,
+        "pid": loop.pid,
+        "host_id": loop.host_id,
+        "state": "finalized" if loop.is_finalized else "open",
+        "finalize_reason": loop.finalize_reason,
+        "token": _token_view(loop),
+        "registered_at": iso(loop.created_on),
+        "updated_at": iso(loop.modified_on),
+    }
+
+
+def _parse_pid(text: str) -> int:
+    try:
+        pid = int(text, 10)
+    except ValueError:
+        raise BadInputError(f"--pid must be a positive integer, not {text!r}") from None
+    if pid <= 0:
+        raise BadInputError(f"--pid must be a positive integer, not {text!r}")
+    return pid
+
+
+def cmd_loop_register(ctx: CommandContext) -> int:
+    from infra.host import host_id
+    from infra.liveness import process_start_time
+    from infra.runner_jwt import MalformedToken, parse_runner_token
+
+    args = ctx.args
+    pid = _parse_pid(args.pid)
+    token = read_token_from_stdin()
+    try:
+        parse_runner_token(token)  # refuse bad input before touching the ledger
+    except MalformedToken as error:
+        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
+    try:
+        start_time = process_start_time(pid)
+    except Exception:
+        raise BadInputError(f"no running process with pid {pid}") from None
+    app = ctx.open(create=True)
+    loop = app.register_loop(
+        loop_id=_loop_id(args.loop), provenance=args.provenance, pid=pid,
+        pid_start_time=start_time, host_id=host_id(ctx.keys_dir), token=token,
+    )
+    _report(ctx, loop, f"registered loop {loop.loop_id} (pid {pid})")
+    return 0
+
+
+def cmd_loop_token(ctx: CommandContext) -> int:
+    from infra.runner_jwt import MalformedToken
+
+    token = read_token_from_stdin()
+    app = ctx.open()
+    try:
+        loop = app.record_token(_loop_id(ctx.args.loop), token)
+    except MalformedToken as error:
+        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
+    _report(ctx, loop, f"recorded a new token for loop {loop.loop_id}")
+    return 0
+
+
+def cmd_loop_finalize(ctx: CommandContext) -> int:
+    app = ctx.open()
+    loop = app.finalize_loop(_loop_id(ctx.args.loop), ctx.args.reason)
+    _report(ctx, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
+    return 0
+
+
+def cmd_token_get(ctx: CommandContext) -> int:
+    import sys
+
+    app = ctx.open()
+    token = app.current_token(_loop_id(ctx.args.loop))
+    if ctx.json:
+        emit_json({"loop_id": ctx.args.loop, "token": token})
+    else:
+        sys.stdout.write(token + "\n")
+    return 0
+
+
+def cmd_loops(ctx: CommandContext) -> int:
+    app = ctx.open()
+    views = [loop_view(loop) for loop in app.loops()]
+    if ctx.json:
+        emit_json({"loops": views})
+        return 0
+    emit_table(
+        ["loop", "provenance", "pid", "state", "reason", "token jti", "expires"],
+        [
+            [v["loop_id"], v["provenance"], v["pid"], v["state"], v["finalize_reason"],
+             (v["token"] or {}).get("jti"), (v["token"] or {}).get("expires_at")]
+            for v in views
+        ],
+    )
+    return 0
+
+
+def _loop_id(text: str) -> str:
+    if not text or not text.strip() or len(text) > 256 or not text.isprintable():
+        raise BadInputError("--loop must be a printable loop id of at most 256 characters")
+    return text
+
+
+def _report(ctx: CommandContext, loop: Loop, message: str) -> None:
+    if ctx.json:
+        emit_json(loop_view(loop))
+    else:
+        print(message)

@@ -1,0 +1,50 @@
+"""Entry point of ``recovery-ledger``: parse, dispatch, map failures to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
+from infra.errors import LedgerError
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"recovery-ledger: {message}\n")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    # Every file the ledger creates (database, WAL, keys) is private from birth.
+    os.umask(0o077)
+    from infra.cli.parser import build_parser
+
+    try:
+        args = build_parser().parse_args(argv)
+        module_name, _, function_name = args.handler.partition(":")
+        handler = getattr(import_module(module_name), function_name)
+        from infra.cli.context import CommandContext
+
+        code: int = handler(CommandContext(args))
+        return code
+    except LedgerError as error:
+        _fail(str(error))
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except SystemExit as exit_:
+        # argparse's --help/--version; anything else it raises goes through error().
+        return int(exit_.code or 0) if isinstance(exit_.code, int) else BAD_INPUT
+    except Exception as error:  # the last line of defence: one line, never a traceback
+        _fail(f"unexpected error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+        if os.environ.get("RECOVERY_LEDGER_DEBUG"):
+            raise
+        return UNEXPECTED
+
+
+def main() -> None:
+    sys.exit(run())

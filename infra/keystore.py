@@ -1,0 +1,98 @@
+"""The installation key and the per-loop data keys (envelope encryption).
+
+Layout of the key directory (kept outside the ledger database, mode 0700):
+
+    installation.key        32 random bytes, 0600: wraps every data key
+    loops/<aggregate>.dek   one loop's data key, wrapped by the installation key
+
+A loop's data key is destroyed (overwritten, then unlinked) when its token is
+cleared. Every sealed token of that loop, in every event and every export, then
+becomes unrecoverable: crypto-shredding.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from uuid import UUID
+
+from infra.errors import LedgerUnreadableError, TokenUnavailableError
+from infra.files import ensure_private_dir, shred_file, write_private_file
+
+_KEY_BYTES = 32
+_NONCE_BYTES = 12
+
+
+class KeyStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._installation_key: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"KeyStore({str(self.directory)!r})"
+
+    @property
+    def installation_key_path(self) -> Path:
+        return self.directory / "installation.key"
+
+    def _dek_path(self, aggregate_id: UUID) -> Path:
+        return self.directory / "loops" / f"{aggregate_id}.dek"
+
+    def key_id(self, aggregate_id: UUID) -> str:
+        return f"dek:{aggregate_id}"
+
+    def installation_key(self) -> bytes:
+        if self._installation_key is None:
+            self._installation_key = self._load_or_create_installation_key()
+        return self._installation_key
+
+    def _load_or_create_installation_key(self) -> bytes:
+        path = self.installation_key_path
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            ensure_private_dir(self.directory)
+            try:
+                write_private_file(path, os.urandom(_KEY_BYTES), exclusive=True)
+            except FileExistsError:
+                pass  # another process created it first; use theirs
+            key = path.read_bytes()
+        except OSError as error:
+            raise LedgerUnreadableError(f"cannot read installation key {path}: {error}") from None
+        if len(key) != _KEY_BYTES:
+            raise LedgerUnreadableError(f"installation key {path} is damaged (wrong length)")
+        return key
+
+    def data_key(self, aggregate_id: UUID, *, create: bool) -> bytes:
+        """The loop's data key; created on first use when ``create``."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        path = self._dek_path(aggregate_id)
+        wrapper = AESGCM(self.installation_key())
+        aad = b"rl-dek:" + aggregate_id.bytes
+        try:
+            wrapped = path.read_bytes()
+        except FileNotFoundError:
+            if not create:
+                raise TokenUnavailableError(
+                    "the loop's data key is gone (token cleared and shredded, "
+                    "or the ledger was moved without its key directory)"
+                ) from None
+            dek = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(_NONCE_BYTES)
+            write_private_file(path, nonce + wrapper.encrypt(nonce, dek, aad))
+            return dek
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return wrapper.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise TokenUnavailableError(
+                "the loop's data key does not open with this installation key"
+            ) from None
+
+    def has_data_key(self, aggregate_id: UUID) -> bool:
+        return self._dek_path(aggregate_id).exists()
+
+    def destroy_data_key(self, aggregate_id: UUID) -> None:
+        shred_file(self._dek_path(aggregate_id))

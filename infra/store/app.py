@@ -1,0 +1,202 @@
+"""The ledger application: a thin façade of intention-revealing methods over the
+eventsourcing application (``save`` and the repository)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoder
+
+from domain.boot import Boot
+from domain.errors import LoopRefusal
+from domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
+from domain.observations import PROVENANCES
+from infra.errors import BadInputError, LedgerBusyError
+from infra.keystore import KeyStore
+from infra.sealing import TokenSealer
+from infra.store.location import LedgerLocation
+from infra.store.transcoder import OrjsonTranscoder
+
+_PAGE = 500
+
+
+class UnknownLoopError(BadInputError):
+    pass
+
+
+class LedgerApp(Application[UUID]):
+    name = "RecoveryLedger"
+
+    def __init__(self, location: LedgerLocation, keys: KeyStore) -> None:
+        self.location = location
+        self.keys = keys
+        self.sealer = TokenSealer(keys)
+        super().__init__(env=location.library_env())
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # -- reading --------------------------------------------------------------------
+
+    def find_loop(self, loop_id: str) -> Loop | None:
+        try:
+            loop: Loop = self.repository.get(
+                loop_aggregate_id(loop_id), projector_func=project_loop
+            )
+        except AggregateNotFoundError:
+            return None
+        return loop
+
+    def get_loop(self, loop_id: str) -> Loop:
+        loop = self.find_loop(loop_id)
+        if loop is None:
+            raise UnknownLoopError(f"unknown loop {loop_id!r}")
+        return loop
+
+    def loop_aggregate_ids(self) -> list[UUID]:
+        """Every registered loop, in registration order."""
+        ids: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(
+                start, _PAGE, topics=[Loop.Registered.TOPIC]
+            )
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < _PAGE:
+                return ids
+            start = page[-1].id + 1
+
+    def loops(self) -> list[Loop]:
+        return [
+            self.repository.get(aggregate_id, projector_func=project_loop)
+            for aggregate_id in self.loop_aggregate_ids()
+        ]
+
+    def open_loops(self) -> list[Loop]:
+        return [loop for loop in self.loops() if not loop.is_finalized]
+
+    def current_token(self, loop_id: str) -> str:
+        loop = self.get_loop(loop_id)
+        if loop.token is None:
+            raise BadInputError(f"loop {loop_id!r} holds no token (it was cleared)")
+        return self.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def seal_token(
+        self, aggregate_id: UUID, jti: str, expires_at: datetime, fingerprint: str,
+        token: str, source: str,
+    ) -> SealedToken:
+        sealed, key_id = self.sealer.seal(aggregate_id, jti, token)
+        return SealedToken(jti, expires_at, fingerprint, sealed, key_id, source)
+
+    def register_loop(
+        self, *, loop_id: str, provenance: str, pid: int, pid_start_time: float,
+        host_id: str, token: str,
+    ) -> Loop:
+        from infra.runner_jwt import parse_runner_token
+
+        if provenance not in PROVENANCES:
+            raise BadInputError(
+                f"provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
+            )
+        info = parse_runner_token(token)
+        if self.find_loop(loop_id) is not None:
+            raise BadInputError(f"loop {loop_id!r} is already registered")
+        loop = Loop(
+            loop_id=loop_id, provenance=provenance, pid=pid,
+            pid_start_time=pid_start_time, host_id=host_id,
+        )
+        loop.issue_token(
+            self.seal_token(
+                loop.id, info.jti, info.expires_at, info.fingerprint, token, "registered"
+            )
+        )
+        with self.conflicts_refused(f"loop {loop_id!r} is already registered"):
+            self.save(loop)
+        return loop
+
+    def record_token(self, loop_id: str, token: str) -> Loop:
+        from infra.runner_jwt import parse_runner_token
+
+        info = parse_runner_token(token)
+        loop = self.get_loop(loop_id)
+        with self.refusals_as_bad_input():
+            loop.issue_token(
+                self.seal_token(
+                    loop.id, info.jti, info.expires_at, info.fingerprint, token, "rotated"
+                )
+            )
+        with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
+            self.save(loop)
+        return loop
+
+    def finalize_loop(self, loop_id: str, reason: str) -> Loop:
+        """The host ended the loop itself; its token is cleared and shredded."""
+        if not reason.strip():
+            raise BadInputError("--reason must not be empty")
+        loop = self.get_loop(loop_id)
+        with self.refusals_as_bad_input():
+            loop.finalize(reason, boot_id=None, cloud_last_word=None, by="host")
+        with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
+            self.save(loop)
+        self.keys.destroy_data_key(loop.id)
+        return loop
+
+    def save_boot_progress(self, *aggregates: Loop | Boot) -> None:
+        """One transaction for everything a boot step recorded, for many loops."""
+        with self.conflicts_refused("the ledger was changed by another writer during boot"):
+            self.save(*aggregates)
+
+    def shred_cleared_keys(self) -> int:
+        """Destroy data keys whose token the ledger says is cleared.
+
+        The ledger records the clearing first and destroys the key after; a
+        crash in between leaves a key that this sweep removes on the next run.
+        """
+        shredded = 0
+        for loop in self.loops():
+            if loop.token is None and self.keys.has_data_key(loop.id):
+                self.keys.destroy_data_key(loop.id)
+                shredded += 1
+        return shredded
+
+    @staticmethod
+    @contextmanager
+    def conflicts_refused(message: str) -> Iterator[None]:
+        try:
+            yield
+        except (IntegrityError, RecordConflictError):
+            raise LedgerBusyError(f"{message}; nothing was written, try again") from None
+
+    @staticmethod
+    @contextmanager
+    def refusals_as_bad_input() -> Iterator[None]:
+        try:
+            yield
+        except LoopRefusal as refusal:
+            raise BadInputError(str(refusal)) from None
+
+
+def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> LedgerApp:
+    """Open (and for SQLite, when ``create``, make) the ledger; refuse a foreign file."""
+    from infra.errors import LedgerUnreadableError
+    from infra.store.location import check_sqlite_file
+
+    if location.path is not None:
+        check_sqlite_file(location.path, create=create)
+    try:
+        return LedgerApp(location, keys)
+    except Exception as error:  # the library raises many kinds for a bad database
+        raise LedgerUnreadableError(
+            f"cannot open ledger {location.describe()}: {_one_line(error)}"
+        ) from None
+
+
+def _one_line(error: Any) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
