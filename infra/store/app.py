@@ -190,6 +190,10 @@ def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> Le
 
     if location.path is not None:
         check_sqlite_file(location.path, create=create)
+    else:
+        from infra.store.postgres_setup import ensure_schema
+
+        ensure_schema(location.library_env())
     try:
         return LedgerApp(location, keys)
     except Exception as error:  # the library raises many kinds for a bad database

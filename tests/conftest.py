@@ -1,0 +1,119 @@
+"""Shared fixtures: a fresh ledger on each backend, the key directory, the real CLI.
+
+PostgreSQL tests run against the server on this machine (127.0.0.1:5432, user
+postgres, database test), each in its own schema. In CI (CI=true) an unreachable
+server fails the run; elsewhere those tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PG_DSN_BASE = os.environ.get(
+    "RECOVERY_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(PG_DSN_BASE, connect_timeout=3):
+            return None
+    except Exception as error:
+        return f"PostgreSQL unreachable at {PG_DSN_BASE}: {error}"
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def require_postgres() -> None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _postgres_reachable()
+    if _PG_PROBLEM:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {_PG_PROBLEM}")
+        pytest.skip(str(_PG_PROBLEM))
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_DSN_BASE, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@dataclass
+class Ledger:
+    """A ledger under test: what to pass as --ledger and --keys."""
+
+    backend: str
+    arg: str
+    keys_dir: Path
+    path: Path | None = None
+
+    def env(self) -> dict[str, str]:
+        return {"RECOVERY_LEDGER_DB": self.arg, "RECOVERY_LEDGER_KEYS": str(self.keys_dir)}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        path = tmp_path / "ledger.sqlite"
+        yield Ledger("sqlite", str(path), tmp_path / "keys", path)
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield Ledger("postgres", f"{PG_DSN_BASE}?schema={schema}", tmp_path / "keys")
+    drop_schema(schema)
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Ledger:
+    path = tmp_path / "ledger.sqlite"
+    return Ledger("sqlite", str(path), tmp_path / "keys", path)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        import orjson
+
+        return orjson.loads(self.stdout)
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> CliResult:
+    """The real command line, in a subprocess, exactly as the desktop host runs it."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    full_env.pop("RECOVERY_LEDGER_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args], input=stdin, capture_output=True,
+        text=True, env=full_env, timeout=timeout, cwd=REPO, check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli(ledger: Ledger):  # noqa: ANN201
+    def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        return run_cli(*args, stdin=stdin, env={**ledger.env(), **(env or {})})
+
+    return _run
