@@ -1,0 +1,72 @@
+"""The JSON of ``boot --json`` (CONTRACT section 5) and the short human summary.
+
+Built from what the boot recorded; the token itself never appears, only its
+jti and expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.boot_service import BootResult, LoopRun
+from infra.cli.output import iso
+
+
+def boot_document(result: BootResult) -> dict[str, Any]:
+    return {
+        "boot_id": str(result.boot_id),
+        "policy": result.policy,
+        "started_at": iso(result.started_at),
+        "finished_at": iso(result.finished_at),
+        "loops": [_loop_entry(run) for run in result.runs],
+        "summary": dict(result.summary),
+    }
+
+
+def _loop_entry(run: LoopRun) -> dict[str, Any]:
+    assert run.liveness is not None and run.decision is not None
+    outcome = run.decision.outcome
+    status = run.answers[-1]
+    heartbeat = run.heartbeat
+    token = run.loop.token
+    return {
+        "loop_id": run.loop.loop_id,
+        "provenance": run.loop.provenance,
+        "pid": run.loop.pid,
+        "pid_alive": run.liveness.alive,
+        "cloud": {"http_status": status.http_status, "status": status.status,
+                  "error": status.error},
+        "classification": run.decision.classification,
+        "heartbeat": None if heartbeat is None else {
+            "http_status": heartbeat.http_status, "revived": heartbeat.revived,
+            "error": heartbeat.error,
+        },
+        "outcome": None if outcome is None else (
+            "finalized" if outcome.finalized else "reattached"
+        ),
+        "reattach_mode": outcome.reattach_mode if outcome else None,
+        "finalize_reason": outcome.finalize_reason if outcome else None,
+        "token": None if token is None else {
+            "jti": token.jti, "expires_at": iso(token.expires_at),
+        },
+    }
+
+
+def boot_lines(result: BootResult) -> list[str]:
+    """One line per loop that changed (finalized or revived), then the totals."""
+    lines = []
+    for run in result.runs:
+        outcome = run.decision.outcome if run.decision else None
+        if outcome is None:
+            continue
+        if outcome.finalized:
+            lines.append(f"finalized  {run.loop.loop_id}  ({outcome.finalize_reason})")
+        elif outcome.reattach_mode == "revived":
+            lines.append(f"revived    {run.loop.loop_id}  (fresh token adopted)")
+    s = result.summary
+    lines.append(
+        f"boot {result.boot_id} ({result.policy}): examined {s['examined']}, "
+        f"reattached {s['reattached']} (revived {s['revived']}), "
+        f"finalized {s['finalized']}, heartbeats {s['heartbeats_posted']}"
+    )
+    return lines

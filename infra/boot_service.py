@@ -1,0 +1,321 @@
+"""The boot: for every open loop, observe, decide with the policy, record, then act.
+
+The order of "write the event" and "do the I/O" is the point of this module and
+is meant to be read top to bottom in ``BootService._run``:
+
+1. ``Boot.Started`` is committed before any loop is examined.
+2. Liveness and status GETs for all loops run concurrently (bounded); then every
+   observation, classification and no-heartbeat outcome is committed at once.
+3. Every heartbeat about to be posted is committed as begun, then the POSTs go.
+4. The answers, the sealed fresh tokens and the outcomes are committed at once;
+   only then are cleared loops' data keys destroyed.
+5. ``Boot.Completed`` (and a signed checkpoint) is committed; only then does the
+   caller print the report.
+
+A boot killed at any instant leaves committed transactions only; the next boot
+examines every loop that is still open afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.boot import Boot
+from domain.loop import Loop
+from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from domain.policies import Decision, LoopFacts, Outcome, get_policy, may_retry_status
+from infra.boot_ports import Clock, Cloud, LivenessProbe, PopKey
+from infra.errors import TokenUnavailableError
+from infra.store.app import LedgerApp
+
+_DEADLINE_PASSED = StatusAnswer(http_status=None, error="timeout")
+_HEARTBEAT_DEADLINE_PASSED = HeartbeatAnswer(http_status=None, error="timeout")
+
+
+@dataclass
+class LoopRun:
+    """One loop's passage through one boot. The plaintext token lives only here."""
+
+    loop: Loop
+    token: str
+    liveness: LivenessObservation | None = None
+    answers: list[StatusAnswer] = field(default_factory=list)
+    pop_available: bool = False
+    pop_reason: str = ""
+    decision: Decision | None = None
+    heartbeat: HeartbeatAnswer | None = None
+    fresh_token: str | None = None
+    proof_jwt: str | None = None
+
+    def facts(self) -> LoopFacts:
+        assert self.liveness is not None and self.answers
+        return LoopFacts(
+            provenance=self.loop.provenance,  # type: ignore[arg-type]
+            runner_alive=self.liveness.alive,
+            status=self.answers[-1],
+            pop_available=self.pop_available,
+        )
+
+
+@dataclass
+class BootResult:
+    boot_id: UUID
+    policy: str
+    started_at: datetime
+    finished_at: datetime
+    runs: list[LoopRun]
+    summary: dict[str, int]
+
+
+@dataclass
+class BootSettings:
+    policy: str
+    host_id: str
+    host_name: str
+    app_version: str
+    cloud_url: str
+    concurrency: int = 16
+    deadline_s: float = 20.0
+    # A heartbeat recorded as begun is always given the time of one request,
+    # even past the boot deadline, so "begun" means "actually sent".
+    request_timeout_s: float = 7.0
+
+
+class BootService:
+    def __init__(
+        self, app: LedgerApp, settings: BootSettings, *, cloud: Cloud | None,
+        probe: LivenessProbe, pop_key: PopKey, clock: Clock,
+        after_complete: Callable[[LedgerApp], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.policy = get_policy(settings.policy)
+        self.cloud = cloud
+        self.probe = probe
+        self.pop_key = pop_key
+        self.clock = clock
+        self.after_complete = after_complete
+        self.progress = progress
+        self._deadline = 0.0
+
+    async def run(self) -> BootResult:
+        self._deadline = time.monotonic() + self.settings.deadline_s
+        runs = self._prepare_runs()
+        boot_id = uuid4()
+        boot = Boot(
+            boot_id=boot_id, policy=self.settings.policy, host_id=self.settings.host_id,
+            host_name=self.settings.host_name, app_version=self.settings.app_version,
+            cloud_url=self.settings.cloud_url, loop_ids=[run.loop.loop_id for run in runs],
+        )
+        started_at = boot.created_on
+        self.app.save_boot_progress(boot)                                   # 1
+
+        await self._observe_all(runs)                                       # 2
+        for run in runs:
+            self._record_observations_and_decide(boot_id, run)
+        self.app.save_boot_progress(*(run.loop for run in runs))
+
+        to_post = [run for run in runs if run.decision and run.decision.outcome is None]
+        if to_post:
+            for run in to_post:                                             # 3
+                self._begin_heartbeat(boot_id, run)
+            self.app.save_boot_progress(*(run.loop for run in to_post))
+            await self._post_all(to_post)
+            for run in to_post:                                             # 4
+                self._record_heartbeat_and_conclude(boot_id, run)
+            self.app.save_boot_progress(*(run.loop for run in to_post))
+        self._destroy_cleared_keys(runs)
+
+        summary = summarize(runs)                                           # 5
+        boot.complete(summary)
+        self.app.save_boot_progress(boot)
+        if self.after_complete is not None:
+            self.after_complete(self.app)
+        return BootResult(
+            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary
+        )
+
+    # -- preparing -----------------------------------------------------------------
+
+    def _prepare_runs(self) -> list[LoopRun]:
+        """Unseal every open loop's token up front: a damaged key directory stops
+        the boot before it records anything, rather than half-way."""
+        runs = []
+        for loop in self.app.open_loops():
+            if loop.token is None:  # pragma: no cover - an open loop always holds one
+                raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")
+            try:
+                token = self.app.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
+            except TokenUnavailableError as error:
+                raise TokenUnavailableError(
+                    f"cannot unseal the token of loop {loop.loop_id!r}: {error}"
+                ) from None
+            run = LoopRun(loop, token)
+            if loop.provenance != "desktop_managed":
+                run.pop_available, run.pop_reason = False, "user_created"
+            else:
+                run.pop_available = self.pop_key.signer is not None
+                run.pop_reason = self.pop_key.reason
+            runs.append(run)
+        return runs
+
+    # -- observing ---------------------------------------------------------------------
+
+    async def _observe_all(self, runs: list[LoopRun]) -> None:
+        limit = asyncio.Semaphore(max(1, self.settings.concurrency))
+        done = 0
+
+        async def observe(run: LoopRun) -> None:
+            nonlocal done
+            async with limit:
+                run.liveness = self.probe.probe(run.loop.pid, run.loop.pid_start_time)
+                if self.cloud is not None:
+                    run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
+                    if may_retry_status(run.answers):
+                        run.answers.append(
+                            await self.cloud.get_status(run.loop.loop_id, run.token)
+                        )
+            done += 1
+            if self.progress is not None:
+                self.progress(done, len(runs))
+
+        await self._within_deadline([observe(run) for run in runs])
+        for run in runs:
+            # A loop not answered by the deadline counts as transient (CONTRACT 4).
+            if run.liveness is None:
+                run.liveness = self.probe.probe(run.loop.pid, run.loop.pid_start_time)
+            if not run.answers:
+                run.answers.append(_DEADLINE_PASSED)
+
+    async def _within_deadline(
+        self, coroutines: list[Coroutine[Any, Any, None]], floor_s: float = 0.0
+    ) -> None:
+        if not coroutines:
+            return
+        tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+        remaining = max(floor_s, self._deadline - time.monotonic())
+        _, pending = await asyncio.wait(tasks, timeout=remaining)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    def _record_observations_and_decide(self, boot_id: UUID, run: LoopRun) -> None:
+        loop = run.loop
+        assert run.liveness is not None
+        loop.observe_runner(boot_id, run.liveness)
+        for attempt, answer in enumerate(run.answers, start=1):
+            loop.observe_cloud(boot_id, attempt, answer)
+        run.decision = self.policy(run.facts(), None)
+        loop.classify(
+            boot_id, self.settings.policy, run.decision.classification,
+            pop_available=run.pop_available, pop_reason=run.pop_reason,
+            post_heartbeat=run.decision.post_heartbeat,
+        )
+        if run.decision.outcome is not None:
+            self._apply_outcome(boot_id, run, run.decision.outcome)
+
+    # -- the PoP heartbeat ---------------------------------------------------------------
+
+    def _begin_heartbeat(self, boot_id: UUID, run: LoopRun) -> None:
+        assert self.cloud is not None and self.pop_key.signer is not None
+        url = self.cloud.heartbeat_url(run.loop.loop_id)
+        now = int(self.clock.now().timestamp())
+        proof = self.pop_key.signer.sign_proof(url, run.token, now)
+        run.proof_jwt = proof.jwt
+        run.loop.begin_heartbeat(boot_id, proof.jti, url)
+
+    async def _post_all(self, runs: list[LoopRun]) -> None:
+        limit = asyncio.Semaphore(max(1, self.settings.concurrency))
+        cloud = self.cloud
+        assert cloud is not None
+
+        async def post(run: LoopRun) -> None:
+            assert run.proof_jwt is not None and run.loop.token is not None
+            async with limit:
+                result = await cloud.post_heartbeat(
+                    run.loop.loop_id, run.token, run.loop.token.jti, run.proof_jwt,
+                    self.clock.now(),
+                )
+            run.heartbeat, run.fresh_token = result.answer, result.fresh_token
+
+        await self._within_deadline(
+            [post(run) for run in runs], floor_s=self.settings.request_timeout_s
+        )
+        for run in runs:
+            if run.heartbeat is None:  # cut off by the deadline: never retried
+                run.heartbeat = _HEARTBEAT_DEADLINE_PASSED
+
+    def _record_heartbeat_and_conclude(self, boot_id: UUID, run: LoopRun) -> None:
+        assert run.heartbeat is not None
+        run.loop.record_heartbeat_answer(boot_id, run.heartbeat)
+        run.decision = self.policy(run.facts(), run.heartbeat)
+        assert run.decision.outcome is not None
+        if run.decision.outcome.adopt_revived_token:
+            self._adopt_fresh_token(boot_id, run)
+        self._apply_outcome(boot_id, run, run.decision.outcome)
+
+    def _adopt_fresh_token(self, boot_id: UUID, run: LoopRun) -> None:
+        from infra.runner_jwt import parse_runner_token
+
+        assert run.fresh_token is not None, "a revived answer always carries its token"
+        info = parse_runner_token(run.fresh_token)
+        sealed = self.app.seal_token(
+            run.loop.id, info.jti, info.expires_at, info.fingerprint, run.fresh_token, "revived"
+        )
+        run.loop.revive_token(boot_id, sealed)
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def _apply_outcome(self, boot_id: UUID, run: LoopRun, outcome: Outcome) -> None:
+        if outcome.reattach_mode is not None:
+            run.loop.reattach(boot_id, outcome.reattach_mode)
+            return
+        assert outcome.finalize_reason is not None
+        run.loop.finalize(
+            outcome.finalize_reason, boot_id=boot_id, cloud_last_word=cloud_last_word(run),
+            by="boot",
+        )
+
+    def _destroy_cleared_keys(self, runs: list[LoopRun]) -> None:
+        for run in runs:
+            if run.loop.token is None:
+                self.app.keys.destroy_data_key(run.loop.id)
+
+
+def cloud_last_word(run: LoopRun) -> str:
+    """The cloud's last answer in this boot, in the form docs/events.md defines."""
+    heartbeat = run.heartbeat
+    if heartbeat is not None:
+        if heartbeat.error is not None:
+            return f"heartbeat:{heartbeat.error}"
+        if heartbeat.http_status == 200:
+            return "heartbeat:revived" if heartbeat.revived else "heartbeat:not_revived"
+        return f"heartbeat:{heartbeat.http_status}"
+    status = run.answers[-1]
+    if status.error is not None:
+        return f"status:{status.error}"
+    if status.http_status == 200 and status.status is not None:
+        return f"status:{status.status}"
+    return f"status:{status.http_status}"
+
+
+def summarize(runs: list[LoopRun]) -> dict[str, int]:
+    outcomes = [run.decision.outcome for run in runs if run.decision and run.decision.outcome]
+    return {
+        "examined": len(runs),
+        "reattached": sum(1 for o in outcomes if o.reattach_mode is not None),
+        "revived": sum(1 for o in outcomes if o.reattach_mode == "revived"),
+        "finalized": sum(1 for o in outcomes if o.finalized),
+        "heartbeats_posted": sum(1 for run in runs if run.heartbeat is not None),
+    }

@@ -1,0 +1,112 @@
+"""``recovery-ledger boot``: validate everything, take the lock, run, then print.
+
+Bad options and an insecure cloud URL are refused before the lock is taken and
+before a single token leaves the process; the report is printed only after the
+whole boot is committed to the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from infra.cli.context import CommandContext
+from infra.errors import BadInputError
+
+
+def _cloud_url(option: str | None) -> str | None:
+    from infra.url_policy import BadCloudUrl, InsecureCloudUrl, check_cloud_url
+
+    value = option or os.environ.get("RECOVERY_LEDGER_CLOUD_URL")
+    if not value:
+        return None
+    try:
+        return check_cloud_url(value)
+    except (BadCloudUrl, InsecureCloudUrl) as error:
+        raise BadInputError(str(error)) from None
+
+
+def _check_numbers(args: object) -> None:
+    if getattr(args, "concurrency", 1) < 1:
+        raise BadInputError("--concurrency must be at least 1")
+    for name in ("connect_timeout", "read_timeout", "deadline"):
+        if not getattr(args, name) > 0:
+            raise BadInputError(f"--{name.replace('_', '-')} must be positive")
+
+
+def cmd_boot(ctx: CommandContext) -> int:
+    from domain.policies import UnknownPolicyError, get_policy
+
+    args = ctx.args
+    try:
+        get_policy(args.policy)
+    except UnknownPolicyError as error:
+        raise BadInputError(str(error)) from None
+    _check_numbers(args)
+    cloud_url = _cloud_url(args.cloud)
+
+    from infra.boot_wiring import load_pop_key, resolve_pop_key_path
+    from infra.locking import boot_lock
+
+    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key, ctx.keys_dir))
+    if pop_key.reason == "world_readable":
+        sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
+    with boot_lock(ctx.location):
+        app = ctx.open(create=True)
+        app.shred_cleared_keys()
+        result = asyncio.run(_run(ctx, app, cloud_url, pop_key))
+
+    from infra.boot_report import boot_document, boot_lines
+
+    if ctx.json:
+        from infra.cli.output import emit_json
+
+        emit_json(boot_document(result))
+    else:
+        print("\n".join(boot_lines(result)))
+    return 0
+
+
+async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    from infra.boot_service import BootService, BootSettings
+    from infra.boot_wiring import PsutilProbe, SystemClock, TerminalProgress
+    from infra.host import host_id, host_name
+    from infra.version import __version__
+
+    args = ctx.args
+    settings = BootSettings(
+        policy=args.policy, host_id=host_id(ctx.keys_dir), host_name=host_name(),
+        app_version=__version__, cloud_url=cloud_url or "", concurrency=args.concurrency,
+        deadline_s=args.deadline, request_timeout_s=args.connect_timeout + args.read_timeout,
+    )
+    progress = TerminalProgress()
+    has_open_loops = bool(app.loop_aggregate_ids()) and bool(app.open_loops())
+    if has_open_loops and cloud_url is None:
+        raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
+    after_complete = _checkpoint_hook()
+    try:
+        if not has_open_loops:
+            service = BootService(app, settings, cloud=None, probe=PsutilProbe(),
+                                  pop_key=pop_key, clock=SystemClock(),
+                                  after_complete=after_complete)
+            return await service.run()
+        from infra.cloud_client import CloudClient
+
+        async with CloudClient(
+            cloud_url, connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+        ) as cloud:
+            service = BootService(app, settings, cloud=cloud, probe=PsutilProbe(),
+                                  pop_key=pop_key, clock=SystemClock(),
+                                  after_complete=after_complete, progress=progress)
+            return await service.run()
+    finally:
+        progress.finish()
+
+
+def _checkpoint_hook():  # type: ignore[no-untyped-def]  # noqa: ANN202
+    try:
+        from infra.integrity.checkpoints import record_checkpoint
+    except ImportError:  # pragma: no cover - until tamper evidence lands
+        return None
+    return record_checkpoint
