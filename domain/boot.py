@@ -46,8 +46,14 @@ class Boot(Aggregate):
 
     @event(Started)
     def __init__(
-        self, boot_id: UUID, policy: str, host_id: str, host_name: str, app_version: str,
-        cloud_url: str, loop_ids: list[str],
+        self,
+        boot_id: UUID,
+        policy: str,
+        host_id: str,
+        host_name: str,
+        app_version: str,
+        cloud_url: str,
+        loop_ids: list[str],
     ) -> None:
         self.boot_id = boot_id
         self.policy = policy

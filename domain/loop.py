@@ -180,14 +180,23 @@ class Loop(Aggregate):
         """Record a token obtained at registration or while running (refresh)."""
         self._check_open()
         self._token_issued(
-            token.jti, token.expires_at, token.fingerprint, token.sealed_token,
-            token.key_id, token.source,
+            token.jti,
+            token.expires_at,
+            token.fingerprint,
+            token.sealed_token,
+            token.key_id,
+            token.source,
         )
 
     @event(TokenIssued)
     def _token_issued(
-        self, jti: str, expires_at: datetime, fingerprint: str, sealed_token: bytes,
-        key_id: str, source: str,
+        self,
+        jti: str,
+        expires_at: datetime,
+        fingerprint: str,
+        sealed_token: bytes,
+        key_id: str,
+        source: str,
     ) -> None:
         self.token = SealedToken(jti, expires_at, fingerprint, sealed_token, key_id, source)
 
@@ -205,13 +214,20 @@ class Loop(Aggregate):
     def observe_runner(self, boot_id: UUID, observation: LivenessObservation) -> None:
         self._check_open()
         self._runner_observed(
-            boot_id, self.pid, observation.alive, observation.reason,
+            boot_id,
+            self.pid,
+            observation.alive,
+            observation.reason,
             observation.observed_start_time,
         )
 
     @event(RunnerObserved)
     def _runner_observed(
-        self, boot_id: UUID, pid: int, alive: bool, reason: str,
+        self,
+        boot_id: UUID,
+        pid: int,
+        alive: bool,
+        reason: str,
         observed_start_time: float | None,
     ) -> None:
         pass
@@ -224,7 +240,11 @@ class Loop(Aggregate):
 
     @event(CloudAnswered)
     def _cloud_answered(
-        self, boot_id: UUID, attempt: int, http_status: int | None, status: str | None,
+        self,
+        boot_id: UUID,
+        attempt: int,
+        http_status: int | None,
+        status: str | None,
         error: str | None,
     ) -> None:
         pass
@@ -234,18 +254,27 @@ class Loop(Aggregate):
         pass
 
     def classify(
-        self, boot_id: UUID, policy: str, classification: str, *, pop_available: bool,
-        pop_reason: str, post_heartbeat: bool,
+        self,
+        boot_id: UUID,
+        policy: str,
+        classification: str,
+        *,
+        pop_available: bool,
+        pop_reason: str,
+        post_heartbeat: bool,
     ) -> None:
         self._check_open()
-        self._classified(
-            boot_id, policy, classification, pop_available, pop_reason, post_heartbeat
-        )
+        self._classified(boot_id, policy, classification, pop_available, pop_reason, post_heartbeat)
 
     @event(Classified)
     def _classified(
-        self, boot_id: UUID, policy: str, classification: str, pop_available: bool,
-        pop_reason: str, post_heartbeat: bool,
+        self,
+        boot_id: UUID,
+        policy: str,
+        classification: str,
+        pop_available: bool,
+        pop_reason: str,
+        post_heartbeat: bool,
     ) -> None:
         pass
 
@@ -271,13 +300,15 @@ class Loop(Aggregate):
             raise HeartbeatNotBegunError(
                 f"loop {self.loop_id!r} has no heartbeat awaiting an answer in boot {boot_id}"
             )
-        self._heartbeat_posted(
-            boot_id, proof_jti, answer.http_status, answer.revived, answer.error
-        )
+        self._heartbeat_posted(boot_id, proof_jti, answer.http_status, answer.revived, answer.error)
 
     @event(PopHeartbeatPosted)
     def _heartbeat_posted(
-        self, boot_id: UUID, proof_jti: str, http_status: int | None, revived: bool | None,
+        self,
+        boot_id: UUID,
+        proof_jti: str,
+        http_status: int | None,
+        revived: bool | None,
         error: str | None,
     ) -> None:
         # The answer consumes the begun heartbeat; a second answer has nothing to answer.
@@ -292,14 +323,23 @@ class Loop(Aggregate):
                 f"loop {self.loop_id!r} had no revived heartbeat answer in boot {boot_id}"
             )
         self._token_revived(
-            boot_id, token.jti, token.expires_at, token.fingerprint, token.sealed_token,
+            boot_id,
+            token.jti,
+            token.expires_at,
+            token.fingerprint,
+            token.sealed_token,
             token.key_id,
         )
 
     @event(TokenRevived)
     def _token_revived(
-        self, boot_id: UUID, jti: str, expires_at: datetime, fingerprint: str,
-        sealed_token: bytes, key_id: str,
+        self,
+        boot_id: UUID,
+        jti: str,
+        expires_at: datetime,
+        fingerprint: str,
+        sealed_token: bytes,
+        key_id: str,
     ) -> None:
         self.revived_boots.discard(boot_id)
         self.token = SealedToken(jti, expires_at, fingerprint, sealed_token, key_id, "revived")

@@ -100,10 +100,13 @@ def _heartbeat_terminal_reason(answer: HeartbeatAnswer) -> FinalizeReason | None
     return _HEARTBEAT_TERMINAL.get(answer.http_status)
 
 
+_STATUS_TERMINAL: Final[dict[int, FinalizeReason]] = {404: "not_found", 410: "gone"}
+
+
 def _terminal_reason(status: StatusAnswer) -> FinalizeReason:
     if status.http_status == 200:
         return "timed_out" if status.status == "timed_out" else "cloud_terminal"
-    return {404: "not_found", 410: "gone"}.get(status.http_status or 0, "unauthorized")
+    return _STATUS_TERMINAL.get(status.http_status or 0, "unauthorized")
 
 
 def _dead_reason(status: StatusAnswer) -> FinalizeReason:

@@ -34,20 +34,29 @@ def _loop_entry(run: LoopRun) -> dict[str, Any]:
         "provenance": run.loop.provenance,
         "pid": run.loop.pid,
         "pid_alive": run.liveness.alive,
-        "cloud": {"http_status": status.http_status, "status": status.status,
-                  "error": status.error},
+        "cloud": {
+            "http_status": status.http_status,
+            "status": status.status,
+            "error": status.error,
+        },
         "classification": run.decision.classification,
-        "heartbeat": None if heartbeat is None else {
-            "http_status": heartbeat.http_status, "revived": heartbeat.revived,
+        "heartbeat": None
+        if heartbeat is None
+        else {
+            "http_status": heartbeat.http_status,
+            "revived": heartbeat.revived,
             "error": heartbeat.error,
         },
-        "outcome": None if outcome is None else (
-            "finalized" if outcome.finalized else "reattached"
-        ),
+        "outcome": None
+        if outcome is None
+        else ("finalized" if outcome.finalized else "reattached"),
         "reattach_mode": outcome.reattach_mode if outcome else None,
         "finalize_reason": outcome.finalize_reason if outcome else None,
-        "token": None if token is None else {
-            "jti": token.jti, "expires_at": iso(token.expires_at),
+        "token": None
+        if token is None
+        else {
+            "jti": token.jti,
+            "expires_at": iso(token.expires_at),
         },
     }
 

@@ -89,8 +89,14 @@ class BootSettings:
 
 class BootService:
     def __init__(
-        self, app: LedgerApp, settings: BootSettings, *, cloud: Cloud | None,
-        probe: LivenessProbe, pop_key: PopKey, clock: Clock,
+        self,
+        app: LedgerApp,
+        settings: BootSettings,
+        *,
+        cloud: Cloud | None,
+        probe: LivenessProbe,
+        pop_key: PopKey,
+        clock: Clock,
         after_complete: Callable[[LedgerApp], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
@@ -110,30 +116,34 @@ class BootService:
         runs = self._prepare_runs()
         boot_id = uuid4()
         boot = Boot(
-            boot_id=boot_id, policy=self.settings.policy, host_id=self.settings.host_id,
-            host_name=self.settings.host_name, app_version=self.settings.app_version,
-            cloud_url=self.settings.cloud_url, loop_ids=[run.loop.loop_id for run in runs],
+            boot_id=boot_id,
+            policy=self.settings.policy,
+            host_id=self.settings.host_id,
+            host_name=self.settings.host_name,
+            app_version=self.settings.app_version,
+            cloud_url=self.settings.cloud_url,
+            loop_ids=[run.loop.loop_id for run in runs],
         )
         started_at = boot.created_on
-        self.app.save_boot_progress(boot)                                   # 1
+        self.app.save_boot_progress(boot)  # 1
 
-        await self._observe_all(runs)                                       # 2
+        await self._observe_all(runs)  # 2
         for run in runs:
             self._record_observations_and_decide(boot_id, run)
         self.app.save_boot_progress(*(run.loop for run in runs))
 
         to_post = [run for run in runs if run.decision and run.decision.outcome is None]
         if to_post:
-            for run in to_post:                                             # 3
+            for run in to_post:  # 3
                 self._begin_heartbeat(boot_id, run)
             self.app.save_boot_progress(*(run.loop for run in to_post))
             await self._post_all(to_post)
-            for run in to_post:                                             # 4
+            for run in to_post:  # 4
                 self._record_heartbeat_and_conclude(boot_id, run)
             self.app.save_boot_progress(*(run.loop for run in to_post))
         self._destroy_cleared_keys(runs)
 
-        summary = summarize(runs)                                           # 5
+        summary = summarize(runs)  # 5
         boot.complete(summary)
         self.app.save_boot_progress(boot)
         if self.after_complete is not None:
@@ -179,9 +189,7 @@ class BootService:
                 if self.cloud is not None:
                     run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
                     if may_retry_status(run.answers):
-                        run.answers.append(
-                            await self.cloud.get_status(run.loop.loop_id, run.token)
-                        )
+                        run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
             done += 1
             if self.progress is not None:
                 self.progress(done, len(runs))
@@ -218,8 +226,11 @@ class BootService:
             loop.observe_cloud(boot_id, attempt, answer)
         run.decision = self.policy(run.facts(), None)
         loop.classify(
-            boot_id, self.settings.policy, run.decision.classification,
-            pop_available=run.pop_available, pop_reason=run.pop_reason,
+            boot_id,
+            self.settings.policy,
+            run.decision.classification,
+            pop_available=run.pop_available,
+            pop_reason=run.pop_reason,
             post_heartbeat=run.decision.post_heartbeat,
         )
         if run.decision.outcome is not None:
@@ -244,7 +255,10 @@ class BootService:
             assert run.proof_jwt is not None and run.loop.token is not None
             async with limit:
                 result = await cloud.post_heartbeat(
-                    run.loop.loop_id, run.token, run.loop.token.jti, run.proof_jwt,
+                    run.loop.loop_id,
+                    run.token,
+                    run.loop.token.jti,
+                    run.proof_jwt,
                     self.clock.now(),
                 )
             run.heartbeat, run.fresh_token = result.answer, result.fresh_token
@@ -283,7 +297,9 @@ class BootService:
             return
         assert outcome.finalize_reason is not None
         run.loop.finalize(
-            outcome.finalize_reason, boot_id=boot_id, cloud_last_word=cloud_last_word(run),
+            outcome.finalize_reason,
+            boot_id=boot_id,
+            cloud_last_word=cloud_last_word(run),
             by="boot",
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -19,10 +20,8 @@ def host_id(keys_dir: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        try:
+        with contextlib.suppress(FileExistsError):  # another process made it first
             write_private_file(path, str(uuid.uuid4()).encode(), exclusive=True)
-        except FileExistsError:
-            pass
         return path.read_text().strip()
 
 

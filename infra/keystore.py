@@ -12,6 +12,7 @@ becomes unrecoverable: crypto-shredding.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from uuid import UUID
@@ -52,10 +53,8 @@ class KeyStore:
             key = path.read_bytes()
         except FileNotFoundError:
             ensure_private_dir(self.directory)
-            try:
+            with contextlib.suppress(FileExistsError):  # another process made it first
                 write_private_file(path, os.urandom(_KEY_BYTES), exclusive=True)
-            except FileExistsError:
-                pass  # another process created it first; use theirs
             key = path.read_bytes()
         except OSError as error:
             raise LedgerUnreadableError(f"cannot read installation key {path}: {error}") from None

@@ -25,7 +25,9 @@ class BootLock(Protocol):
     def __enter__(self) -> BootLock: ...
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
 
@@ -89,9 +91,12 @@ class PostgresBootLock:
 
         try:
             conn = psycopg.connect(
-                dbname=self.env["POSTGRES_DBNAME"], host=self.env["POSTGRES_HOST"],
-                port=int(self.env["POSTGRES_PORT"]), user=self.env["POSTGRES_USER"],
-                password=self.env.get("POSTGRES_PASSWORD") or None, connect_timeout=5,
+                dbname=self.env["POSTGRES_DBNAME"],
+                host=self.env["POSTGRES_HOST"],
+                port=int(self.env["POSTGRES_PORT"]),
+                user=self.env["POSTGRES_USER"],
+                password=self.env.get("POSTGRES_PASSWORD") or None,
+                connect_timeout=5,
                 autocommit=True,
             )
         except psycopg.Error as error:

@@ -45,7 +45,9 @@ class TokenSealer:
         try:
             return AESGCM(dek).decrypt(nonce, body, _aad(aggregate_id, jti)).decode("ascii")
         except InvalidTag:
-            raise TokenUnavailableError("sealed token does not open (tampered or foreign)") from None
+            raise TokenUnavailableError(
+                "sealed token does not open (tampered or foreign)"
+            ) from None
 
 
 def _aad(aggregate_id: UUID, jti: str) -> bytes:

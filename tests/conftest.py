@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PG_DSN_BASE = os.environ.get(
-    "RECOVERY_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_DSN_BASE = os.environ.get("RECOVERY_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _postgres_reachable() -> str | None:
@@ -35,7 +33,7 @@ def _postgres_reachable() -> str | None:
         return f"PostgreSQL unreachable at {PG_DSN_BASE}: {error}"
 
 
-_PG_PROBLEM: str | None | bool = False
+_PG_PROBLEM: str | bool | None = False
 
 
 def require_postgres() -> None:
@@ -99,20 +97,27 @@ class CliResult:
         return orjson.loads(self.stdout)
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> CliResult:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> CliResult:
     """The real command line, in a subprocess, exactly as the desktop host runs it."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     full_env.pop("RECOVERY_LEDGER_DEBUG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args], input=stdin, capture_output=True,
-        text=True, env=full_env, timeout=timeout, cwd=REPO, check=False,
+        [sys.executable, "-m", "infra.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.fixture
-def cli(ledger: Ledger):  # noqa: ANN201
+def cli(ledger: Ledger):
     def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
         return run_cli(*args, stdin=stdin, env={**ledger.env(), **(env or {})})
 

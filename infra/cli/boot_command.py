@@ -68,7 +68,7 @@ def cmd_boot(ctx: CommandContext) -> int:
     return 0
 
 
-async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]
     from infra.boot_service import BootService, BootSettings
     from infra.boot_wiring import PsutilProbe, SystemClock, TerminalProgress
     from infra.host import host_id, host_name
@@ -76,9 +76,14 @@ async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]  #
 
     args = ctx.args
     settings = BootSettings(
-        policy=args.policy, host_id=host_id(ctx.keys_dir), host_name=host_name(),
-        app_version=__version__, cloud_url=cloud_url or "", concurrency=args.concurrency,
-        deadline_s=args.deadline, request_timeout_s=args.connect_timeout + args.read_timeout,
+        policy=args.policy,
+        host_id=host_id(ctx.keys_dir),
+        host_name=host_name(),
+        app_version=__version__,
+        cloud_url=cloud_url or "",
+        concurrency=args.concurrency,
+        deadline_s=args.deadline,
+        request_timeout_s=args.connect_timeout + args.read_timeout,
     )
     progress = TerminalProgress()
     has_open_loops = bool(app.loop_aggregate_ids()) and bool(app.open_loops())
@@ -87,24 +92,39 @@ async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]  #
     after_complete = _checkpoint_hook()
     try:
         if not has_open_loops:
-            service = BootService(app, settings, cloud=None, probe=PsutilProbe(),
-                                  pop_key=pop_key, clock=SystemClock(),
-                                  after_complete=after_complete)
+            service = BootService(
+                app,
+                settings,
+                cloud=None,
+                probe=PsutilProbe(),
+                pop_key=pop_key,
+                clock=SystemClock(),
+                after_complete=after_complete,
+            )
             return await service.run()
         from infra.cloud_client import CloudClient
 
         async with CloudClient(
-            cloud_url, connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
+            cloud_url,
+            connect_timeout=args.connect_timeout,
+            read_timeout=args.read_timeout,
         ) as cloud:
-            service = BootService(app, settings, cloud=cloud, probe=PsutilProbe(),
-                                  pop_key=pop_key, clock=SystemClock(),
-                                  after_complete=after_complete, progress=progress)
+            service = BootService(
+                app,
+                settings,
+                cloud=cloud,
+                probe=PsutilProbe(),
+                pop_key=pop_key,
+                clock=SystemClock(),
+                after_complete=after_complete,
+                progress=progress,
+            )
             return await service.run()
     finally:
         progress.finish()
 
 
-def _checkpoint_hook():  # type: ignore[no-untyped-def]  # noqa: ANN202
+def _checkpoint_hook():  # type: ignore[no-untyped-def]
     try:
         from infra.integrity.checkpoints import record_checkpoint
     except ImportError:  # pragma: no cover - until tamper evidence lands

@@ -15,11 +15,13 @@ class CommandContext:
         self.args = args
         self.location: LedgerLocation = resolve_location(args.ledger)
         keys = args.keys or os.environ.get("RECOVERY_LEDGER_KEYS")
-        self.keys_dir = Path(keys).expanduser().absolute() if keys else self.location.default_keys_dir()
+        self.keys_dir = (
+            Path(keys).expanduser().absolute() if keys else self.location.default_keys_dir()
+        )
         self.keys = KeyStore(self.keys_dir)
         self.json: bool = bool(args.json)
 
-    def open(self, *, create: bool = False):  # noqa: ANN201 - LedgerApp, imported lazily
+    def open(self, *, create: bool = False):
         from infra.store.app import open_ledger
 
         return open_ledger(self.location, self.keys, create=create)

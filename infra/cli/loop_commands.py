@@ -14,8 +14,11 @@ from infra.errors import BadInputError
 def _token_view(loop: Loop) -> dict[str, Any] | None:
     if loop.token is None:
         return None
-    return {"jti": loop.token.jti, "expires_at": iso(loop.token.expires_at),
-            "source": loop.token.source}
+    return {
+        "jti": loop.token.jti,
+        "expires_at": iso(loop.token.expires_at),
+        "source": loop.token.source,
+    }
 
 
 def loop_view(loop: Loop) -> dict[str, Any]:
@@ -60,8 +63,12 @@ def cmd_loop_register(ctx: CommandContext) -> int:
         raise BadInputError(f"no running process with pid {pid}") from None
     app = ctx.open(create=True)
     loop = app.register_loop(
-        loop_id=_loop_id(args.loop), provenance=args.provenance, pid=pid,
-        pid_start_time=start_time, host_id=host_id(ctx.keys_dir), token=token,
+        loop_id=_loop_id(args.loop),
+        provenance=args.provenance,
+        pid=pid,
+        pid_start_time=start_time,
+        host_id=host_id(ctx.keys_dir),
+        token=token,
     )
     _report(ctx, loop, f"registered loop {loop.loop_id} (pid {pid})")
     return 0
@@ -108,8 +115,15 @@ def cmd_loops(ctx: CommandContext) -> int:
     emit_table(
         ["loop", "provenance", "pid", "state", "reason", "token jti", "expires"],
         [
-            [v["loop_id"], v["provenance"], v["pid"], v["state"], v["finalize_reason"],
-             (v["token"] or {}).get("jti"), (v["token"] or {}).get("expires_at")]
+            [
+                v["loop_id"],
+                v["provenance"],
+                v["pid"],
+                v["state"],
+                v["finalize_reason"],
+                (v["token"] or {}).get("jti"),
+                (v["token"] or {}).get("expires_at"),
+            ]
             for v in views
         ],
     )

@@ -63,9 +63,7 @@ class LedgerApp(Application[UUID]):
         ids: list[UUID] = []
         start = 1
         while True:
-            page = self.recorder.select_notifications(
-                start, _PAGE, topics=[Loop.Registered.TOPIC]
-            )
+            page = self.recorder.select_notifications(start, _PAGE, topics=[Loop.Registered.TOPIC])
             ids.extend(UUID(str(n.originator_id)) for n in page)
             if len(page) < _PAGE:
                 return ids
@@ -89,15 +87,26 @@ class LedgerApp(Application[UUID]):
     # -- writing ------------------------------------------------------------------------
 
     def seal_token(
-        self, aggregate_id: UUID, jti: str, expires_at: datetime, fingerprint: str,
-        token: str, source: str,
+        self,
+        aggregate_id: UUID,
+        jti: str,
+        expires_at: datetime,
+        fingerprint: str,
+        token: str,
+        source: str,
     ) -> SealedToken:
         sealed, key_id = self.sealer.seal(aggregate_id, jti, token)
         return SealedToken(jti, expires_at, fingerprint, sealed, key_id, source)
 
     def register_loop(
-        self, *, loop_id: str, provenance: str, pid: int, pid_start_time: float,
-        host_id: str, token: str,
+        self,
+        *,
+        loop_id: str,
+        provenance: str,
+        pid: int,
+        pid_start_time: float,
+        host_id: str,
+        token: str,
     ) -> Loop:
         from infra.runner_jwt import parse_runner_token
 
@@ -109,8 +118,11 @@ class LedgerApp(Application[UUID]):
         if self.find_loop(loop_id) is not None:
             raise BadInputError(f"loop {loop_id!r} is already registered")
         loop = Loop(
-            loop_id=loop_id, provenance=provenance, pid=pid,
-            pid_start_time=pid_start_time, host_id=host_id,
+            loop_id=loop_id,
+            provenance=provenance,
+            pid=pid,
+            pid_start_time=pid_start_time,
+            host_id=host_id,
         )
         loop.issue_token(
             self.seal_token(

@@ -18,9 +18,12 @@ def ensure_schema(env: dict[str, str]) -> None:
         ) from None
     try:
         with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
-            password=env.get("POSTGRES_PASSWORD") or None, connect_timeout=5,
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=5,
             autocommit=True,
         ) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
