@@ -40,9 +40,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         # argparse's --help/--version; anything else it raises goes through error().
         return int(exit_.code or 0) if isinstance(exit_.code, int) else BAD_INPUT
     except Exception as error:  # the last line of defence: one line, never a traceback
-        _fail(
-            f"unexpected error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        )
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        _fail(f"unexpected error: {type(error).__name__}: {first_line}")
         if os.environ.get("RECOVERY_LEDGER_DEBUG"):
             raise
         return UNEXPECTED
