@@ -1,0 +1,73 @@
+"""Reading a runner JWT without verifying it: the client never has the cloud's key.
+
+Strict about shape all the same (three base64url segments, JSON header with
+``alg``, JSON object payload with a string ``jti`` and an integer ``exp``), since
+the ledger records jti and expiry. The token text never goes into a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class MalformedToken(ValueError):  # noqa: N818 - reads as the domain word it is
+    """The text is not a well-formed runner JWT; the message names why, never the text."""
+
+
+@dataclass(frozen=True)
+class RunnerTokenInfo:
+    jti: str
+    expires_at: datetime
+    fingerprint: str
+
+
+def _segment(text: str, what: str) -> bytes:
+    if not text or any(c not in _B64URL for c in text):
+        raise MalformedToken(f"{what} is not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedToken(f"{what} is not base64url") from None
+
+
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, object]:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedToken(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedToken(f"{what} is not a JSON object")
+    return value
+
+
+def parse_runner_token(text: str) -> RunnerTokenInfo:
+    if not text or not text.isascii() or text != text.strip():
+        raise MalformedToken("a JWT is non-empty ASCII without surrounding whitespace")
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise MalformedToken(f"a JWT has 3 segments, this has {len(parts)}")
+    header = _json_object(_segment(parts[0], "header"), "header")
+    payload = _json_object(_segment(parts[1], "payload"), "payload")
+    _segment(parts[2], "signature")
+    if not isinstance(header.get("alg"), str):
+        raise MalformedToken("header has no alg")
+    jti = payload.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise MalformedToken("payload has no string jti")
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int):
+        raise MalformedToken("payload has no integer exp")
+    try:
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedToken("payload exp is out of range") from None
+    fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()
+    return RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)
