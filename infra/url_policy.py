@@ -11,11 +11,11 @@ import ipaddress
 from urllib.parse import urlsplit
 
 
-class BadCloudUrl(ValueError):  # noqa: N818
+class BadCloudUrl(ValueError):
     """Not a usable base URL at all."""
 
 
-class InsecureCloudUrl(ValueError):  # noqa: N818
+class InsecureCloudUrl(ValueError):
     """Plain http to a host that is not loopback: a token would cross the network in clear."""
 
 
