@@ -1,0 +1,146 @@
+"""Boot benchmarks, each reported as a ratio against a baseline measured in the same run.
+
+1. Throughput: a boot of N live loops against the reference cloud answering every status GET
+   with L seconds of latency, against the ideal N / concurrency * L.
+2. Cold start: the wall time of `recovery-ledger boot --json` with 20 loops, against the bare
+   `python -c "import ..."` of the modules that command imports (the interpreter's floor).
+
+    python bench/boot.py [--loops 200] [--latency 0.1] [--concurrency 16] [--repeat 5]
+
+No number from here goes into a test: machines are noisy; ratios are what we quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BOOT_IMPORTS = (
+    "import infra.cli.main, infra.cli.parser, infra.cli.context, infra.cli.boot_command, "
+    "infra.store.app, infra.boot_service, infra.boot_wiring, infra.boot_report, "
+    "infra.cloud_client, infra.pop_signer, infra.liveness, infra.runner_jwt, "
+    "infra.url_policy, infra.locking, eventsourcing.sqlite"
+)
+
+
+def _env(ledger: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "RECOVERY_LEDGER_DB": str(ledger),
+        "RECOVERY_LEDGER_KEYS": str(ledger) + ".keys",
+    }
+
+
+def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+    from infra.keystore import KeyStore
+    from infra.liveness import process_start_time
+    from infra.store.app import open_ledger
+    from infra.store.location import resolve_location
+
+    ledger = directory / "ledger.sqlite"
+    app = open_ledger(
+        resolve_location(str(ledger)), KeyStore(Path(str(ledger) + ".keys")), create=True
+    )
+    runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    start = process_start_time(runner.pid)
+    for i in range(count):
+        loop_id = f"bench-{i}"
+        cloud.add_loop(loop_id)
+        app.register_loop(
+            loop_id=loop_id,
+            provenance="desktop_managed",
+            pid=runner.pid,
+            pid_start_time=start,
+            host_id="bench",
+            token=cloud.issue_token(loop_id, ttl_s=3600),
+        )
+    app.close()
+    return ledger, [runner]
+
+
+def _time(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) -> None:
+    from infra.refcloud import ReferenceCloud
+
+    with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
+        ledger, runners = _prepare(Path(tmp), cloud, loops)
+        cloud.inject_fault(None, endpoint="status", latency=latency)
+        argv = [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "boot",
+            "--json",
+            "--cloud",
+            cloud.url,
+            "--concurrency",
+            str(concurrency),
+        ]
+        times = [_time(argv, _env(ledger)) for _ in range(repeat)]
+        for runner in runners:
+            runner.kill()
+    ideal = loops / concurrency * latency
+    median = statistics.median(times)
+    print(
+        f"boot of {loops} live loops, {latency * 1000:.0f} ms cloud latency, "
+        f"{concurrency} in flight"
+    )
+    print(
+        f"  median wall {median:.3f} s over {repeat} runs; ideal {ideal:.3f} s; "
+        f"ratio {median / ideal:.2f}x"
+    )
+
+
+def bench_cold_start(repeat: int) -> None:
+    from infra.refcloud import ReferenceCloud
+
+    with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
+        ledger, runners = _prepare(Path(tmp), cloud, 20)
+        env = _env(ledger)
+        boot = [sys.executable, "-m", "infra.cli", "boot", "--json", "--cloud", cloud.url]
+        bare = [sys.executable, "-c", BOOT_IMPORTS]
+        python = [sys.executable, "-c", "pass"]
+        boot_t, bare_t, python_t = [], [], []
+        for _ in range(repeat):  # interleaved, so drift hits all three alike
+            boot_t.append(_time(boot, env))
+            bare_t.append(_time(bare, env))
+            python_t.append(_time(python, env))
+        for runner in runners:
+            runner.kill()
+    b, i, p = (statistics.median(t) for t in (boot_t, bare_t, python_t))
+    print(f"cold start of `boot --json` with 20 loops (median of {repeat})")
+    print(
+        f"  boot {b * 1000:.0f} ms; bare import of its modules {i * 1000:.0f} ms; "
+        f"bare interpreter {p * 1000:.0f} ms"
+    )
+    print(f"  ratio boot / bare import {b / i:.2f}x; boot - bare import {(b - i) * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loops", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    bench_throughput(args.loops, args.latency, args.concurrency, args.repeat)
+    bench_cold_start(max(args.repeat, 10))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""``recovery-ledger demo``: the main job, end to end, in seconds, on the embedded default.
+
+Starts the reference cloud on loopback, starts real runner processes, registers
+loops that cover the interesting rows of the decision table, kills and stales
+what it must, runs one real boot through the command line and prints its
+decisions. The ledger stays in the directory it names, for replay and audit.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.cli.context import CommandContext
+from infra.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class DemoLoop:
+    loop_id: str
+    provenance: str
+    runner_alive: bool
+    stale_token: bool
+    cloud_status: str = "active"
+    fault_status: int | None = None
+    story: str = ""
+
+
+DEMO_LOOPS = (
+    DemoLoop(
+        "live-stale-jwt",
+        "desktop_managed",
+        True,
+        True,
+        story="live runner, stale JWT: revived by a PoP heartbeat",
+    ),
+    DemoLoop(
+        "dead-runner",
+        "desktop_managed",
+        False,
+        True,
+        story="dead runner, stale JWT: never revived, finalized dead_pid",
+    ),
+    DemoLoop(
+        "dead-runner-cloud-active",
+        "desktop_managed",
+        False,
+        False,
+        story="dead runner the cloud still calls active: finalized (a server zombie)",
+    ),
+    DemoLoop(
+        "cloud-hiccup",
+        "desktop_managed",
+        True,
+        False,
+        fault_status=503,
+        story="cloud answers 503: kept, reattached conservatively",
+    ),
+    DemoLoop(
+        "timed-out",
+        "desktop_managed",
+        True,
+        False,
+        cloud_status="timed_out",
+        story="cloud says timed_out: finalized timed_out",
+    ),
+    DemoLoop(
+        "user-loop-stale",
+        "user_created",
+        True,
+        True,
+        story="user_created loop, stale JWT: no PoP fallback, finalized unauthorized",
+    ),
+    DemoLoop(
+        "healthy", "desktop_managed", True, False, story="live and active: reattached, confirmed"
+    ),
+)
+
+
+def _demo_dir(option: str | None) -> Path:
+    if option:
+        path = Path(option).expanduser().absolute()
+        if path.exists() and any(path.iterdir()):
+            raise BadInputError(f"demo directory {path} is not empty")
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+    return Path(tempfile.mkdtemp(prefix="recovery-ledger-demo-"))
+
+
+def _start_runner() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def cmd_demo(ctx: CommandContext) -> int:
+    from infra.cli.main import run
+    from infra.demo_keys import write_managed_key
+    from infra.refcloud import ReferenceCloud
+
+    directory = _demo_dir(ctx.args.dir)
+    ledger = str(directory / "ledger.sqlite")
+    keys = str(directory / "ledger.sqlite.keys")
+    pop_key = directory / "managed_key.pem"
+    common = ["--ledger", ledger, "--keys", keys]
+    print(f"demo directory: {directory}")
+    runners: list[subprocess.Popen[bytes]] = []
+    with ReferenceCloud() as cloud:
+        cloud.register_key(write_managed_key(pop_key))
+        for demo in DEMO_LOOPS:
+            runner = _start_runner()
+            runners.append(runner)
+            cloud.add_loop(demo.loop_id, status=demo.cloud_status)
+            token = cloud.issue_token(demo.loop_id, ttl_s=-60 if demo.stale_token else 3600)
+            code = _run_with_stdin(
+                run,
+                [
+                    "loop",
+                    "register",
+                    "--loop",
+                    demo.loop_id,
+                    "--pid",
+                    str(runner.pid),
+                    "--provenance",
+                    demo.provenance,
+                    *common,
+                ],
+                token,
+            )
+            if code != 0:
+                return code
+            if demo.fault_status is not None:
+                cloud.inject_fault(demo.loop_id, endpoint="status", status=demo.fault_status)
+            if not demo.runner_alive:
+                runner.kill()
+                runner.wait()
+        print(f"reference cloud: {cloud.url}; {len(DEMO_LOOPS)} loops registered:")
+        for demo in DEMO_LOOPS:
+            print(f"  {demo.loop_id:<26} {demo.story}")
+        print("\nrecovery-ledger boot:")
+        code = run(
+            [
+                "boot",
+                *common,
+                "--cloud",
+                cloud.url,
+                "--pop-key",
+                str(pop_key),
+                *(["--json"] if ctx.json else []),
+            ]
+        )
+    for runner in runners:
+        runner.kill()
+        runner.wait()
+    print(
+        "\nThe ledger is kept. Try:\n"
+        f"  recovery-ledger replay --ledger {ledger} --keys {keys}\n"
+        f"  recovery-ledger replay --policy v1-legacy --ledger {ledger} --keys {keys}\n"
+        f"  recovery-ledger zombies --ledger {ledger} --keys {keys}\n"
+        f"  recovery-ledger audit --ledger {ledger} --keys {keys}\n"
+        f"  recovery-ledger verify --ledger {ledger} --keys {keys}",
+        file=sys.stderr if ctx.json else sys.stdout,
+    )
+    return code
+
+
+def _run_with_stdin(run, argv: list[str], stdin_text: str) -> int:  # type: ignore[no-untyped-def]
+    """Feed the token to an in-process command the way the host would, on stdin."""
+    import io
+
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin_text.encode("ascii")))
+    try:
+        code: int = run(argv)
+        return code
+    finally:
+        sys.stdin = saved
