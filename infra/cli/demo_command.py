@@ -106,21 +106,20 @@ def cmd_demo(ctx: CommandContext) -> int:
 
     directory = _demo_dir(ctx.args.dir)
     ledger = str(directory / "ledger.sqlite")
-    keys = str(directory / "ledger.sqlite.keys")
     pop_key = directory / "managed_key.pem"
-    common = ["--ledger", ledger, "--keys", keys]
-    print(f"demo directory: {directory}")
+    common = ["--ledger", ledger]
+    say = sys.stderr if ctx.json else sys.stdout
+    print(f"demo directory: {directory}", file=say)
     runners: list[subprocess.Popen[bytes]] = []
-    with ReferenceCloud() as cloud:
-        cloud.register_key(write_managed_key(pop_key))
-        for demo in DEMO_LOOPS:
-            runner = _start_runner()
-            runners.append(runner)
-            cloud.add_loop(demo.loop_id, status=demo.cloud_status)
-            token = cloud.issue_token(demo.loop_id, ttl_s=-60 if demo.stale_token else 3600)
-            code = _run_with_stdin(
-                run,
-                [
+    try:
+        with ReferenceCloud() as cloud:
+            cloud.register_key(write_managed_key(pop_key))
+            for demo in DEMO_LOOPS:
+                runner = _start_runner()
+                runners.append(runner)
+                cloud.add_loop(demo.loop_id, status=demo.cloud_status)
+                token = cloud.issue_token(demo.loop_id, ttl_s=-60 if demo.stale_token else 3600)
+                argv = [
                     "loop",
                     "register",
                     "--loop",
@@ -130,54 +129,102 @@ def cmd_demo(ctx: CommandContext) -> int:
                     "--provenance",
                     demo.provenance,
                     *common,
-                ],
-                token,
+                ]
+                code = _run_quietly(run, argv, token)
+                if code != 0:
+                    return code
+                if demo.fault_status is not None:
+                    cloud.inject_fault(demo.loop_id, endpoint="status", status=demo.fault_status)
+                if not demo.runner_alive:
+                    runner.kill()
+                    runner.wait()
+            print(f"reference cloud: {cloud.url}; {len(DEMO_LOOPS)} loops registered:", file=say)
+            for demo in DEMO_LOOPS:
+                print(f"  {demo.loop_id:<26} {demo.story}", file=say)
+            print(
+                f"\n$ recovery-ledger boot --json --ledger {ledger} --cloud {cloud.url} "
+                f"--pop-key {pop_key}",
+                file=say,
             )
-            if code != 0:
-                return code
-            if demo.fault_status is not None:
-                cloud.inject_fault(demo.loop_id, endpoint="status", status=demo.fault_status)
-            if not demo.runner_alive:
-                runner.kill()
-                runner.wait()
-        print(f"reference cloud: {cloud.url}; {len(DEMO_LOOPS)} loops registered:")
-        for demo in DEMO_LOOPS:
-            print(f"  {demo.loop_id:<26} {demo.story}")
-        print("\nrecovery-ledger boot:")
-        code = run(
-            [
-                "boot",
-                *common,
-                "--cloud",
-                cloud.url,
-                "--pop-key",
-                str(pop_key),
-                *(["--json"] if ctx.json else []),
-            ]
-        )
-    for runner in runners:
-        runner.kill()
-        runner.wait()
+            code, output = _capture(
+                run, ["boot", *common, "--cloud", cloud.url, "--pop-key", str(pop_key), "--json"]
+            )
+    finally:
+        for runner in runners:
+            runner.kill()
+            runner.wait()
+    if code != 0:
+        return code
+    if ctx.json:
+        sys.stdout.write(output)
+    else:
+        _print_decisions(output)
     print(
         "\nThe ledger is kept. Try:\n"
-        f"  recovery-ledger replay --ledger {ledger} --keys {keys}\n"
-        f"  recovery-ledger replay --policy v1-legacy --ledger {ledger} --keys {keys}\n"
-        f"  recovery-ledger zombies --ledger {ledger} --keys {keys}\n"
-        f"  recovery-ledger audit --ledger {ledger} --keys {keys}\n"
-        f"  recovery-ledger verify --ledger {ledger} --keys {keys}",
-        file=sys.stderr if ctx.json else sys.stdout,
+        f"  recovery-ledger replay --ledger {ledger}\n"
+        f"  recovery-ledger replay --policy v1-legacy --ledger {ledger}\n"
+        f"  recovery-ledger zombies --ledger {ledger}\n"
+        f"  recovery-ledger audit --ledger {ledger}\n"
+        f"  recovery-ledger verify --ledger {ledger}",
+        file=say,
     )
-    return code
+    return 0
 
 
-def _run_with_stdin(run, argv: list[str], stdin_text: str) -> int:  # type: ignore[no-untyped-def]
+def _print_decisions(boot_json: str) -> None:
+    import orjson
+
+    from infra.cli.output import emit_table
+
+    document = orjson.loads(boot_json)
+    rows = []
+    for entry in document["loops"]:
+        cloud = entry["cloud"]
+        heartbeat = entry["heartbeat"]
+        rows.append(
+            [
+                entry["loop_id"],
+                "alive" if entry["pid_alive"] else "dead",
+                cloud["status"] or cloud["error"] or cloud["http_status"],
+                entry["classification"],
+                None
+                if heartbeat is None
+                else (
+                    "revived"
+                    if heartbeat["revived"]
+                    else heartbeat["error"] or heartbeat["http_status"]
+                ),
+                entry["outcome"],
+                entry["reattach_mode"] or entry["finalize_reason"],
+            ]
+        )
+    emit_table(["loop", "runner", "cloud said", "classified", "heartbeat", "outcome", "why"], rows)
+    s = document["summary"]
+    print(
+        f"boot {document['boot_id']} ({document['policy']}): examined {s['examined']}, "
+        f"reattached {s['reattached']} (revived {s['revived']}), finalized {s['finalized']}, "
+        f"heartbeats posted {s['heartbeats_posted']}"
+    )
+
+
+def _run_quietly(run, argv: list[str], stdin_text: str) -> int:  # type: ignore[no-untyped-def]
     """Feed the token to an in-process command the way the host would, on stdin."""
     import io
 
     saved = sys.stdin
     sys.stdin = io.TextIOWrapper(io.BytesIO(stdin_text.encode("ascii")))
     try:
-        code: int = run(argv)
+        code, _ = _capture(run, argv)
         return code
     finally:
         sys.stdin = saved
+
+
+def _capture(run, argv: list[str]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code: int = run(argv)
+    return code, buffer.getvalue()

@@ -10,7 +10,7 @@ from typing import Any
 def emit_json(document: Any) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
 
 
