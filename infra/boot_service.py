@@ -99,6 +99,7 @@ class BootService:
         clock: Clock,
         after_complete: Callable[[LedgerApp], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        open_loops: list[Loop] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -109,6 +110,7 @@ class BootService:
         self.clock = clock
         self.after_complete = after_complete
         self.progress = progress
+        self._open_loops = open_loops
         self._deadline = 0.0
 
     async def run(self) -> BootResult:
@@ -158,7 +160,8 @@ class BootService:
         """Unseal every open loop's token up front: a damaged key directory stops
         the boot before it records anything, rather than half-way."""
         runs = []
-        for loop in self.app.open_loops():
+        loops = self.app.open_loops() if self._open_loops is None else self._open_loops
+        for loop in loops:
             if loop.token is None:  # pragma: no cover - an open loop always holds one
                 raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")
             try:

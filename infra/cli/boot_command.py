@@ -54,8 +54,10 @@ def cmd_boot(ctx: CommandContext) -> int:
         sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
     with boot_lock(ctx.location):
         app = ctx.open(create=True)
-        app.shred_cleared_keys()
-        result = asyncio.run(_run(ctx, app, cloud_url, pop_key))
+        loops = app.loops()
+        app.shred_cleared_keys(loops)
+        open_loops = [loop for loop in loops if not loop.is_finalized]
+        result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
     from infra.boot_report import boot_document, boot_lines
 
@@ -68,7 +70,7 @@ def cmd_boot(ctx: CommandContext) -> int:
     return 0
 
 
-async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]
+async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-untyped-def]
     from infra.boot_service import BootService, BootSettings
     from infra.boot_wiring import PsutilProbe, SystemClock, TerminalProgress
     from infra.host import host_id, host_name
@@ -86,12 +88,11 @@ async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]
         request_timeout_s=args.connect_timeout + args.read_timeout,
     )
     progress = TerminalProgress()
-    has_open_loops = bool(app.loop_aggregate_ids()) and bool(app.open_loops())
-    if has_open_loops and cloud_url is None:
+    if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
     after_complete = _checkpoint_hook()
     try:
-        if not has_open_loops:
+        if not open_loops:
             service = BootService(
                 app,
                 settings,
@@ -100,6 +101,7 @@ async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]
                 pop_key=pop_key,
                 clock=SystemClock(),
                 after_complete=after_complete,
+                open_loops=open_loops,
             )
             return await service.run()
         from infra.cloud_client import CloudClient
@@ -118,6 +120,7 @@ async def _run(ctx, app, cloud_url, pop_key):  # type: ignore[no-untyped-def]
                 clock=SystemClock(),
                 after_complete=after_complete,
                 progress=progress,
+                open_loops=open_loops,
             )
             return await service.run()
     finally:

@@ -165,14 +165,14 @@ class LedgerApp(Application[UUID]):
         with self.conflicts_refused("the ledger was changed by another writer during boot"):
             self.save(*aggregates)
 
-    def shred_cleared_keys(self) -> int:
+    def shred_cleared_keys(self, loops: list[Loop] | None = None) -> int:
         """Destroy data keys whose token the ledger says is cleared.
 
         The ledger records the clearing first and destroys the key after; a
         crash in between leaves a key that this sweep removes on the next run.
         """
         shredded = 0
-        for loop in self.loops():
+        for loop in self.loops() if loops is None else loops:
             if loop.token is None and self.keys.has_data_key(loop.id):
                 self.keys.destroy_data_key(loop.id)
                 shredded += 1
