@@ -32,8 +32,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         _fail(str(error))
         return exit_code_for(error)
     except KeyboardInterrupt:
-        _fail("interrupted")
-        return 130
+        # Whatever was committed stays committed; the next run picks up from there.
+        _fail("interrupted; everything recorded so far is kept")
+        return UNEXPECTED
     except BrokenPipeError:
         return 0
     except SystemExit as exit_:
