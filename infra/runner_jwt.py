@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
-class MalformedToken(ValueError):  # noqa: N818 - reads as the domain word it is
+class MalformedToken(ValueError):
     """The text is not a well-formed runner JWT; the message names why, never the text."""
 
 
