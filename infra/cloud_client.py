@@ -95,7 +95,7 @@ class CloudClient:
                 return response.status_code, None
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():  # decoded, so a gzip bomb is capped too
                 size += len(chunk)
                 if size > self.max_body_bytes:
                     return response.status_code, None
