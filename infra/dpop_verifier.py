@@ -129,7 +129,7 @@ def verify_dpop_proof(
     leeway_s: int = 5,
 ) -> VerifiedProof:
     parts = proof.split(".")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not parts[0] or not parts[1]:
         raise ProofRejected("not a compact JWS")
     header, claims = _json(parts[0], "header"), _json(parts[1], "payload")
     if header.get("typ") != "dpop+jwt":
