@@ -9,6 +9,7 @@ from infra.cli.context import CommandContext
 from infra.cli.output import emit_json, emit_table, iso
 from infra.cli.stdin_token import read_token_from_stdin
 from infra.errors import BadInputError
+from projections.rows import LoopRow
 
 
 def _token_view(loop: Loop) -> dict[str, Any] | None:
@@ -106,14 +107,39 @@ def cmd_token_get(ctx: CommandContext) -> int:
     return 0
 
 
+def loop_row_view(row: LoopRow) -> dict[str, Any]:
+    token = None
+    if row.token_jti is not None:
+        token = {
+            "jti": row.token_jti,
+            "expires_at": iso(row.token_expires_at),
+            "source": row.token_source,
+        }
+    return {
+        "loop_id": row.loop_id,
+        "provenance": row.provenance,
+        "pid": row.pid,
+        "host_id": row.host_id,
+        "state": row.state,
+        "finalize_reason": row.finalize_reason,
+        "token": token,
+        "revivals": row.revivals,
+        "token_cleared": row.token_cleared,
+        "registered_at": iso(row.registered_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
 def cmd_loops(ctx: CommandContext) -> int:
-    app = ctx.open()
-    views = [loop_view(loop) for loop in app.loops()]
+    """Current state of every loop, from the loop-state projection (caught up first)."""
+    from infra.projection_store.store import caught_up
+
+    views = [loop_row_view(row) for row in caught_up(ctx.open()).loops()]
     if ctx.json:
         emit_json({"loops": views})
         return 0
     emit_table(
-        ["loop", "provenance", "pid", "state", "reason", "token jti", "expires"],
+        ["loop", "provenance", "pid", "state", "reason", "token jti", "expires", "revivals"],
         [
             [
                 v["loop_id"],
@@ -123,6 +149,7 @@ def cmd_loops(ctx: CommandContext) -> int:
                 v["finalize_reason"],
                 (v["token"] or {}).get("jti"),
                 (v["token"] or {}).get("expires_at"),
+                v["revivals"],
             ]
             for v in views
         ],

@@ -1,0 +1,111 @@
+"""A small seam over the two SQL engines the projections live in (the ledger's own database).
+
+SQLite: a dedicated ``sqlite3`` connection to the ledger file; PostgreSQL: a psycopg
+connection to the ledger's schema (imported only for a PostgreSQL ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from infra.store.location import LedgerLocation
+
+
+class Database:
+    placeholder = "?"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def sql(self, text: str) -> str:
+        """Statements are written with ``?``; PostgreSQL wants ``%s``."""
+        return text if self.placeholder == "?" else text.replace("?", "%s")
+
+
+class SQLiteDatabase(Database):
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self._conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE: take the write lock first, so two catch-ups never apply one batch twice.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresDatabase(Database):
+    placeholder = "%s"
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=5,
+            autocommit=True,
+            options=f"-c search_path={env.get('POSTGRES_SCHEMA') or 'public'}",
+        )
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(self.sql(sql), params)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(self.sql(sql), rows)  # type: ignore[arg-type]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(self.sql(sql), params).fetchall())  # type: ignore[arg-type]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_database(location: LedgerLocation) -> Database:
+    if location.path is not None:
+        return SQLiteDatabase(str(location.path))
+    return PostgresDatabase(location.library_env())

@@ -1,0 +1,255 @@
+"""Keeping the read models caught up with the ledger, exactly once per event.
+
+There is no subscription on SQLite (eventsourcing 9.5 does not implement one), so every
+reader pulls: it reads the tracking position, pulls the next page of notifications,
+folds them into the affected rows with the pure functions of ``projections.rows``,
+and writes the rows and the new position in ONE transaction. A crash mid-batch rolls
+back both; a second reader waits for the write lock and then starts after the first.
+The same code runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from infra.projection_store.codec import from_values, to_values
+from infra.projection_store.database import Database, open_database
+from infra.projection_store.schema import (
+    BOOTS,
+    DECISIONS,
+    FINDINGS,
+    LOOPS,
+    TABLES,
+    TRACKING,
+    TRACKING_NAME,
+    Table,
+    create_statements,
+)
+from infra.store.app import LedgerApp
+from projections.rows import (
+    BootRow,
+    DecisionRow,
+    LoopRow,
+    Position,
+    boot_after,
+    decision_after,
+    decision_key,
+    loop_after,
+)
+from projections.zombies import Finding, findings_for
+
+T = TypeVar("T")
+BATCH = 5000
+_IN_CHUNK = 400
+
+
+class ProjectionStore:
+    def __init__(self, app: LedgerApp, database: Database | None = None) -> None:
+        self.app = app
+        self.db = database or open_database(app.location)
+        for statement in create_statements():
+            self.db.execute(statement)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- catching up --------------------------------------------------------------------
+
+    def position(self) -> int:
+        rows = self.db.query(f"SELECT position FROM {TRACKING} WHERE name = ?", (TRACKING_NAME,))
+        return int(rows[0][0]) if rows else 0
+
+    def catch_up(self, batch: int = BATCH) -> int:
+        """Apply every event not yet projected; returns how many were applied."""
+        applied = 0
+        while True:
+            with self.db.transaction():
+                count = self._apply_next_batch(batch)
+            applied += count
+            if count < batch:
+                return applied
+
+    def rebuild(self) -> int:
+        """Drop every projection and rebuild it from the events."""
+        with self.db.transaction():
+            for table in TABLES:
+                self.db.execute(f"DELETE FROM {table.name}")
+            self.db.execute(f"DELETE FROM {TRACKING} WHERE name = ?", (TRACKING_NAME,))
+        return self.catch_up()
+
+    def _apply_next_batch(self, batch: int) -> int:
+        start = self.position()
+        notifications = self.app.recorder.select_notifications(start + 1, batch)
+        if not notifications:
+            return 0
+        events = [(n, self.app.mapper.to_domain_event(n)) for n in notifications]
+        fold = _Fold(self, events)
+        fold.apply()
+        fold.write()
+        self.db.execute(
+            f"INSERT INTO {TRACKING} (name, position) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            (TRACKING_NAME, notifications[-1].id),
+        )
+        return len(notifications)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def load(self, table: Table, kind: type[T], column: str, keys: Iterable[str]) -> list[T]:
+        keys = list(keys)
+        found: list[T] = []
+        for i in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[i : i + _IN_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {column} IN ({marks})"
+            found += [from_values(kind, row) for row in self.db.query(sql, chunk)]
+        return found
+
+    def select(
+        self,
+        table: Table,
+        kind: type[T],
+        where: str = "",
+        params: Sequence[Any] = (),
+        order: str = "",
+    ) -> list[T]:
+        sql = f"SELECT {', '.join(table.columns)} FROM {table.name}"
+        if where:
+            sql += f" WHERE {where}"
+        if order:
+            sql += f" ORDER BY {order}"
+        return [from_values(kind, row) for row in self.db.query(sql, params)]
+
+    def loops(self) -> list[LoopRow]:
+        return self.select(LOOPS, LoopRow, order="registered_at, loop_id")
+
+    def boots(self) -> list[BootRow]:
+        return self.select(BOOTS, BootRow, order="started_at, boot_id")
+
+    def decisions(self, where: str = "", params: Sequence[Any] = ()) -> list[DecisionRow]:
+        return self.select(DECISIONS, DecisionRow, where, params, order="observed_at, loop_id")
+
+    def findings(self) -> list[Finding]:
+        return self.select(FINDINGS, Finding, order="at, loop_id, kind")
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every projection table's content, in key order: for comparing rebuilds."""
+        return {
+            table.name: self.db.query(
+                f"SELECT {', '.join(table.columns)} FROM {table.name} "
+                f"ORDER BY {', '.join(table.key)}"
+            )
+            for table in TABLES
+        }
+
+
+class _Fold:
+    """One batch: load the rows the events touch, fold the events in, write what changed."""
+
+    def __init__(self, store: ProjectionStore, events: list[tuple[Any, Any]]) -> None:
+        self.store = store
+        self.events = events
+        loop_ids = {str(e.originator_id) for _, e in events if _is_loop_event(e)}
+        decision_keys = {k for _, e in events if (k := decision_key(e)) is not None}
+        boot_ids = {str(e.originator_id) for _, e in events if not _is_loop_event(e)}
+        boot_ids |= {boot_id for boot_id, _ in decision_keys}
+        self.loops = {
+            r.aggregate_id: r for r in store.load(LOOPS, LoopRow, "aggregate_id", loop_ids)
+        }
+        self.boots = {r.boot_id: r for r in store.load(BOOTS, BootRow, "boot_id", boot_ids)}
+        self.decisions: dict[tuple[str, str], DecisionRow] = {}
+        for boot_id in {b for b, _ in decision_keys}:
+            for row in store.select(DECISIONS, DecisionRow, "boot_id = ?", (boot_id,)):
+                self.decisions[(row.boot_id, row.aggregate_id)] = row
+        self.changed_loops: set[str] = set()
+        self.changed_decisions: set[tuple[str, str]] = set()
+        self.changed_boots: set[str] = set()
+        self.new_boot = False
+
+    def apply(self) -> None:
+        for notification, event in self.events:
+            if _is_loop_event(event):
+                self._apply_loop_event(notification, event)
+            else:
+                boot_id = str(event.originator_id)
+                row = boot_after(self.boots.get(boot_id), event)
+                if row is not None:
+                    self.new_boot |= boot_id not in self.boots
+                    self.boots[boot_id] = row
+                    self.changed_boots.add(boot_id)
+
+    def _apply_loop_event(self, notification: Any, event: Any) -> None:
+        aggregate_id = str(event.originator_id)
+        row = loop_after(self.loops.get(aggregate_id), event)
+        if row is None:
+            return
+        self.loops[aggregate_id] = row
+        self.changed_loops.add(aggregate_id)
+        key = decision_key(event)
+        if key is not None:
+            position = Position(event.originator_id, event.originator_version, notification.id)
+            self.decisions[key] = decision_after(
+                self.decisions.get(key), event, row.loop_id, position
+            )
+            self.changed_decisions.add(key)
+
+    def write(self) -> None:
+        db = self.store.db
+        for table, rows in (
+            (LOOPS, [self.loops[k] for k in self.changed_loops]),
+            (BOOTS, [self.boots[k] for k in self.changed_boots]),
+            (DECISIONS, [self.decisions[k] for k in self.changed_decisions]),
+        ):
+            if rows:
+                db.executemany(table.upsert(), [to_values(r) for r in rows])
+        self._write_findings()
+
+    def _write_findings(self) -> None:
+        store, db = self.store, self.store.db
+        rows = [self.decisions[k] for k in self.changed_decisions]
+        if self.new_boot:
+            # A newer boot means older ones can no longer answer their heartbeats.
+            pending = store.select(
+                DECISIONS, DecisionRow, "heartbeat_begun = 1 AND heartbeat_answered = 0"
+            )
+            known = {(r.boot_id, r.aggregate_id) for r in rows}
+            rows += [r for r in pending if (r.boot_id, r.aggregate_id) not in known]
+        if not rows:
+            return
+        latest = db.query(f"SELECT boot_id FROM {BOOTS.name} ORDER BY started_at DESC LIMIT 1")
+        latest_boot = latest[0][0] if latest else None
+        boots = {
+            r.boot_id: r for r in store.load(BOOTS, BootRow, "boot_id", {r.boot_id for r in rows})
+        }
+        loops = {
+            r.aggregate_id: r
+            for r in store.load(LOOPS, LoopRow, "aggregate_id", {r.aggregate_id for r in rows})
+        }
+        db.executemany(
+            f"DELETE FROM {FINDINGS.name} WHERE boot_id = ? AND loop_id = ?",
+            [(r.boot_id, r.loop_id) for r in rows],
+        )
+        found: list[Finding] = []
+        for row in rows:
+            boot = boots.get(row.boot_id)
+            boot_over = row.boot_id != latest_boot or (
+                boot is not None and boot.completed_at is not None
+            )
+            loop = loops.get(row.aggregate_id)
+            found += findings_for(
+                row, provenance=loop.provenance if loop else "", boot_over=boot_over
+            )
+        if found:
+            db.executemany(FINDINGS.upsert(), [to_values(f) for f in found])
+
+
+def _is_loop_event(event: Any) -> bool:
+    return type(event).__qualname__.startswith("Loop.")
+
+
+def caught_up(app: LedgerApp) -> ProjectionStore:
+    """A projection store that has applied every event committed so far."""
+    store = ProjectionStore(app)
+    store.catch_up()
+    return store

@@ -1,0 +1,286 @@
+"""Read-model rows, and how each event changes them. Pure: no SQL, no I/O.
+
+Three row kinds, one table each (``infra/projection_store``):
+- ``LoopRow``: a loop's current state and its current token (jti, expiry, where it came
+  from, how many revivals, cleared).
+- ``DecisionRow``: one loop in one boot: what was observed, classified, posted, decided,
+  with the ledger positions of the events that prove it.
+- ``BootRow``: one boot: who ran it, with which policy, when, and its summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an event is: aggregate, version, and its place in the ledger."""
+
+    originator_id: UUID
+    version: int
+    notification_id: int
+
+    def ref(self) -> str:
+        return f"{self.originator_id}/{self.version}@{self.notification_id}"
+
+
+@dataclass(frozen=True)
+class LoopRow:
+    loop_id: str
+    aggregate_id: str
+    provenance: str
+    pid: int
+    host_id: str
+    registered_at: datetime
+    updated_at: datetime
+    state: str = "open"
+    finalize_reason: str | None = None
+    finalized_by: str | None = None
+    token_jti: str | None = None
+    token_expires_at: datetime | None = None
+    token_source: str | None = None
+    revivals: int = 0
+    token_cleared: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    boot_id: str
+    loop_id: str
+    aggregate_id: str
+    observed_at: datetime
+    alive: bool | None = None
+    liveness_reason: str | None = None
+    status_attempts: int = 0
+    status_http: int | None = None
+    status_word: str | None = None
+    status_error: str | None = None
+    rejected_jti: str | None = None
+    policy: str | None = None
+    classification: str | None = None
+    pop_available: bool | None = None
+    pop_reason: str | None = None
+    post_heartbeat: bool | None = None
+    heartbeat_begun: bool = False
+    proof_jti: str | None = None
+    heartbeat_answered: bool = False
+    heartbeat_http: int | None = None
+    heartbeat_revived: bool | None = None
+    heartbeat_error: str | None = None
+    token_revived: bool = False
+    outcome: str | None = None
+    reattach_mode: str | None = None
+    finalize_reason: str | None = None
+    cloud_last_word: str | None = None
+    decided_at: datetime | None = None
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class BootRow:
+    boot_id: str
+    policy: str
+    host_id: str
+    host_name: str
+    app_version: str
+    cloud_url: str
+    started_at: datetime
+    loops_planned: int
+    completed_at: datetime | None = None
+    examined: int = 0
+    reattached: int = 0
+    revived: int = 0
+    finalized: int = 0
+    heartbeats_posted: int = 0
+
+
+def _name(event: Any) -> str:
+    return type(event).__qualname__.rsplit(".", 1)[-1]
+
+
+# -- loops -------------------------------------------------------------------------------------
+
+
+def loop_after(row: LoopRow | None, event: Any) -> LoopRow | None:
+    """The loop row after ``event`` (a Loop event); None only before registration."""
+    name = _name(event)
+    if name == "Registered":
+        return LoopRow(
+            loop_id=event.loop_id,
+            aggregate_id=str(event.originator_id),
+            provenance=event.provenance,
+            pid=event.pid,
+            host_id=event.host_id,
+            registered_at=event.timestamp,
+            updated_at=event.timestamp,
+        )
+    if row is None:
+        return None
+    row = replace(row, updated_at=event.timestamp)
+    if name == "TokenIssued":
+        return replace(
+            row,
+            token_jti=event.jti,
+            token_expires_at=event.expires_at,
+            token_source="issued" if event.source == "registered" else "rotated",
+            token_cleared=False,
+        )
+    if name == "TokenRevived":
+        return replace(
+            row,
+            token_jti=event.jti,
+            token_expires_at=event.expires_at,
+            token_source="revived",  # noqa: S106 - a provenance word, not a secret
+            revivals=row.revivals + 1,
+        )
+    if name == "TokenCleared":
+        return replace(row, token_jti=None, token_expires_at=None, token_cleared=True)
+    if name == "Finalized":
+        return replace(row, state="finalized", finalize_reason=event.reason, finalized_by=event.by)
+    return row
+
+
+# -- decisions ----------------------------------------------------------------------------------
+
+_BOOT_EVENTS = frozenset(
+    {
+        "RunnerObserved",
+        "CloudAnswered",
+        "JwtRejected",
+        "Classified",
+        "PopHeartbeatBegun",
+        "PopHeartbeatPosted",
+        "TokenRevived",
+        "Reattached",
+        "Finalized",
+        "TokenCleared",
+    }
+)
+
+
+def decision_key(event: Any) -> tuple[str, str] | None:
+    """(boot_id, aggregate_id) of a boot-time Loop event; None for any other event."""
+    if _name(event) not in _BOOT_EVENTS or getattr(event, "boot_id", None) is None:
+        return None
+    return str(event.boot_id), str(event.originator_id)
+
+
+def decision_after(
+    row: DecisionRow | None, event: Any, loop_id: str, position: Position
+) -> DecisionRow:
+    """The decision row after a boot-time Loop event (``decision_key`` is not None)."""
+    name = _name(event)
+    if row is None:
+        row = DecisionRow(
+            boot_id=str(event.boot_id),
+            loop_id=loop_id,
+            aggregate_id=str(event.originator_id),
+            observed_at=event.timestamp,
+        )
+    row = replace(row, evidence=(*row.evidence, f"{name}:{position.ref()}"))
+    changes = _DECISION_CHANGES.get(name)
+    return replace(row, **changes(event, row)) if changes else row
+
+
+def _runner(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {"alive": e.alive, "liveness_reason": e.reason}
+
+
+def _cloud(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {
+        "status_attempts": row.status_attempts + 1,
+        "status_http": e.http_status,
+        "status_word": e.status,
+        "status_error": e.error,
+    }
+
+
+def _rejected(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {"rejected_jti": e.jti}
+
+
+def _classified(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {
+        "policy": e.policy,
+        "classification": e.classification,
+        "pop_available": e.pop_available,
+        "pop_reason": e.pop_reason,
+        "post_heartbeat": e.post_heartbeat,
+    }
+
+
+def _begun(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {"heartbeat_begun": True, "proof_jti": e.proof_jti}
+
+
+def _posted(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {
+        "heartbeat_answered": True,
+        "heartbeat_http": e.http_status,
+        "heartbeat_revived": e.revived,
+        "heartbeat_error": e.error,
+    }
+
+
+def _revived(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {"token_revived": True}
+
+
+def _reattached(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {"outcome": "reattached", "reattach_mode": e.mode, "decided_at": e.timestamp}
+
+
+def _finalized(e: Any, row: DecisionRow) -> dict[str, Any]:
+    return {
+        "outcome": "finalized",
+        "finalize_reason": e.reason,
+        "cloud_last_word": e.cloud_last_word,
+        "decided_at": e.timestamp,
+    }
+
+
+_DECISION_CHANGES = {
+    "RunnerObserved": _runner,
+    "CloudAnswered": _cloud,
+    "JwtRejected": _rejected,
+    "Classified": _classified,
+    "PopHeartbeatBegun": _begun,
+    "PopHeartbeatPosted": _posted,
+    "TokenRevived": _revived,
+    "Reattached": _reattached,
+    "Finalized": _finalized,
+}
+
+
+# -- boots --------------------------------------------------------------------------------------
+
+
+def boot_after(row: BootRow | None, event: Any) -> BootRow | None:
+    name = _name(event)
+    if name == "Started":
+        return BootRow(
+            boot_id=str(event.boot_id),
+            policy=event.policy,
+            host_id=event.host_id,
+            host_name=event.host_name,
+            app_version=event.app_version,
+            cloud_url=event.cloud_url,
+            started_at=event.timestamp,
+            loops_planned=len(event.loop_ids),
+        )
+    if row is None or name != "Completed":
+        return row
+    summary = event.summary
+    return replace(
+        row,
+        completed_at=event.timestamp,
+        examined=summary.get("examined", 0),
+        reattached=summary.get("reattached", 0),
+        revived=summary.get("revived", 0),
+        finalized=summary.get("finalized", 0),
+        heartbeats_posted=summary.get("heartbeats_posted", 0),
+    )

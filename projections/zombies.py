@@ -1,0 +1,96 @@
+"""Zombie findings (CONTRACT section 6), each a pure function of one decision row.
+
+A finding names the events that prove it (``evidence``: ``Event:aggregate/version@position``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from projections.rows import DecisionRow
+
+ALIVE_LAST_WORDS = frozenset({"status:active", "heartbeat:revived"})
+FINDING_KINDS = (
+    "server_zombie",
+    "revived_then_finalized",
+    "heartbeat_for_dead_pid",
+    "false_kill",
+    "interrupted_heartbeat",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    loop_id: str
+    boot_id: str
+    at: datetime
+    detail: str
+    evidence: tuple[str, ...]
+
+
+def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[Finding]:
+    """Every finding this decision shows.
+
+    ``boot_over`` says whether the boot can still answer its heartbeat: False only for
+    the newest boot while it has not completed (it may still be running).
+    """
+    found: list[Finding] = []
+
+    def add(kind: str, detail: str, *events: str) -> None:
+        evidence = tuple(e for e in row.evidence if e.split(":", 1)[0] in events)
+        found.append(
+            Finding(
+                kind, row.loop_id, row.boot_id, row.decided_at or row.observed_at, detail, evidence
+            )
+        )
+
+    finalized = row.outcome == "finalized"
+    if finalized and row.cloud_last_word in ALIVE_LAST_WORDS:
+        add(
+            "server_zombie",
+            f"finalized {row.finalize_reason} while the cloud's last answer was "
+            f"{row.cloud_last_word}: the cloud may keep the loop alive with nobody behind it",
+            "CloudAnswered",
+            "PopHeartbeatPosted",
+            "Finalized",
+        )
+    if finalized and row.token_revived:
+        add(
+            "revived_then_finalized",
+            f"token revived and the loop finalized {row.finalize_reason} in the same boot",
+            "TokenRevived",
+            "Finalized",
+        )
+    if row.heartbeat_begun and row.alive is False:
+        add(
+            "heartbeat_for_dead_pid",
+            f"heartbeat posted although the runner was dead ({row.liveness_reason})",
+            "RunnerObserved",
+            "PopHeartbeatBegun",
+        )
+    if (
+        finalized
+        and row.finalize_reason == "unauthorized"
+        and row.alive is True
+        and provenance == "desktop_managed"
+        and row.pop_available
+        and not row.heartbeat_begun
+    ):
+        add(
+            "false_kill",
+            "live desktop_managed loop with PoP available finalized unauthorized "
+            "without a heartbeat",
+            "RunnerObserved",
+            "CloudAnswered",
+            "Classified",
+            "Finalized",
+        )
+    if row.heartbeat_begun and not row.heartbeat_answered and boot_over:
+        add(
+            "interrupted_heartbeat",
+            f"heartbeat {row.proof_jti} begun but never answered: the boot died in between",
+            "PopHeartbeatBegun",
+        )
+    return found
