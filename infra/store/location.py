@@ -57,6 +57,9 @@ class LedgerLocation:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.path),
                 "SQLITE_LOCK_TIMEOUT": "10",
+                "APPLICATION_RECORDER_TOPIC": (
+                    "infra.store.recorders:ChainedSQLiteApplicationRecorder"
+                ),
             }
         return _postgres_env(self.dsn or "")
 
@@ -87,6 +90,9 @@ def _postgres_env(dsn: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": (
+            "infra.store.postgres_recorders:ChainedPostgresApplicationRecorder"
+        ),
     }
     schema = (query.get("schema") or [os.environ.get("POSTGRES_SCHEMA", "")])[0]
     if schema:

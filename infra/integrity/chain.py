@@ -1,0 +1,49 @@
+"""The hash chain over stored events, in ledger order.
+
+    h_0 = 32 zero bytes
+    h_i = SHA-256(h_{i-1} || event_i)
+
+where ``event_i`` is a length-prefixed encoding of (originator id, version, topic, state).
+The notification id is deliberately not hashed: PostgreSQL sequences have gaps, and an
+export imported into an empty ledger must reproduce the very same chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from uuid import UUID
+
+GENESIS = bytes(32)
+CHAIN_TABLE = "ledger_chain"
+CHECKPOINT_TABLE = "ledger_checkpoints"
+
+
+def _canonical_id(originator_id: UUID | str) -> bytes:
+    # SQLite hands ids back as bare hex, PostgreSQL as UUIDs: hash one spelling of both.
+    try:
+        return str(UUID(str(originator_id))).encode("ascii")
+    except ValueError:
+        return str(originator_id).encode("utf-8")
+
+
+def event_bytes(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+    ident = _canonical_id(originator_id)
+    topic_bytes = topic.encode("utf-8")
+    return b"".join(
+        (
+            struct.pack(">I", len(ident)),
+            ident,
+            struct.pack(">Q", version),
+            struct.pack(">I", len(topic_bytes)),
+            topic_bytes,
+            struct.pack(">I", len(state)),
+            state,
+        )
+    )
+
+
+def link(
+    previous: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
+) -> bytes:
+    return hashlib.sha256(previous + event_bytes(originator_id, version, topic, state)).digest()
