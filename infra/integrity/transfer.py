@@ -43,6 +43,7 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
             f"SELECT {id_column}, e.originator_id, e.originator_version, e.topic, e.state, "
             f"c.chain_hash, (SELECT p.chain_hash FROM {CHAIN_TABLE} p WHERE "
             f"p.notification_id < {id_column} ORDER BY p.notification_id DESC LIMIT 1) "
+            "AS prev_hash "
             f"FROM {sql.events_table} e LEFT JOIN {CHAIN_TABLE} c ON "
             f"c.notification_id = {id_column} WHERE {where} ORDER BY {id_column} LIMIT ?",
             (position, *extra, PAGE),

@@ -1,0 +1,211 @@
+"""verify against every kind of tampering, each done with plain SQL on a copy of a real ledger."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Ledger, run_cli
+from tests.integration.ledger_builder import build_ledger
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("original")
+    build_ledger(str(directory / "ledger.sqlite"), directory / "ledger.sqlite.keys")
+    return directory
+
+
+@pytest.fixture
+def copy(original: Path, tmp_path: Path) -> Path:
+    shutil.copy(original / "ledger.sqlite", tmp_path / "ledger.sqlite")
+    shutil.copytree(original / "ledger.sqlite.keys", tmp_path / "ledger.sqlite.keys")
+    return tmp_path / "ledger.sqlite"
+
+
+def verify(path: Path) -> tuple[int, str]:
+    result = run_cli("verify", "--json", "--ledger", str(path))
+    return result.code, result.stdout
+
+
+def sql(path: Path, *statements: str) -> None:
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def rows(path: Path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    found = conn.execute(
+        "SELECT rowid, originator_id, originator_version, topic, state "
+        "FROM stored_events ORDER BY rowid"
+    ).fetchall()
+    conn.close()
+    return found
+
+
+def test_an_untouched_ledger_verifies(copy: Path) -> None:
+    code, out = verify(copy)
+    assert code == 0, out
+    assert '"ok": true' in out
+
+
+def test_an_edited_event_is_caught(copy: Path) -> None:
+    rowid, *_, state = rows(copy)[5]
+    edited = state.replace(b"1", b"2", 1) if b"1" in state else state + b" "
+    conn = sqlite3.connect(copy)
+    conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (edited, rowid))
+    conn.commit()
+    conn.close()
+    code, out = verify(copy)
+    assert code == 4
+    assert "chain_mismatch" in out
+    assert f'"position": {rowid}' in out
+
+
+def test_a_deleted_event_is_caught(copy: Path) -> None:
+    rowid = rows(copy)[7][0]
+    sql(copy, f"DELETE FROM stored_events WHERE rowid = {rowid}")
+    code, out = verify(copy)
+    assert code == 4
+    assert "deleted_event" in out
+
+
+def test_a_deleted_event_and_its_chain_entry_are_caught(copy: Path) -> None:
+    rowid = rows(copy)[7][0]
+    sql(
+        copy,
+        f"DELETE FROM stored_events WHERE rowid = {rowid}",
+        f"DELETE FROM ledger_chain WHERE notification_id = {rowid}",
+    )
+    code, out = verify(copy)
+    assert code == 4
+    assert "chain_mismatch" in out
+
+
+def test_reordered_events_are_caught(copy: Path) -> None:
+    a, b = rows(copy)[3], rows(copy)[4]
+    conn = sqlite3.connect(copy)
+    # swap the content of two rows (ids and primary keys stay valid)
+    conn.execute(
+        "UPDATE stored_events SET originator_id = 'x', originator_version = -1 WHERE rowid = ?",
+        (a[0],),
+    )
+    conn.execute(
+        "UPDATE stored_events SET originator_id = ?, originator_version = ?, "
+        "topic = ?, state = ? WHERE rowid = ?",
+        (a[1], a[2], a[3], a[4], b[0]),
+    )
+    conn.execute(
+        "UPDATE stored_events SET originator_id = ?, originator_version = ?, "
+        "topic = ?, state = ? WHERE rowid = ?",
+        (b[1], b[2], b[3], b[4], a[0]),
+    )
+    conn.commit()
+    conn.close()
+    code, out = verify(copy)
+    assert code == 4
+    assert "chain_mismatch" in out
+
+
+def test_an_inserted_event_is_caught(copy: Path) -> None:
+    _, originator_id, version, topic, state = rows(copy)[-1]
+    conn = sqlite3.connect(copy)
+    conn.execute(
+        "INSERT INTO stored_events VALUES (?, ?, ?, ?)", (originator_id, version + 1, topic, state)
+    )
+    conn.commit()
+    conn.close()
+    code, out = verify(copy)
+    assert code == 4
+    assert "unchained_event" in out
+
+
+def test_a_chain_rewritten_consistently_after_an_edit_is_caught_by_the_signed_checkpoint(
+    copy: Path,
+) -> None:
+    from infra.integrity.chain import GENESIS, link
+
+    found = rows(copy)
+    rowid, *_, state = found[2]
+    conn = sqlite3.connect(copy)
+    conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state + b" ", rowid))
+    conn.commit()
+    head = GENESIS
+    for rid, originator_id, version, topic, st in conn.execute(
+        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+        "ORDER BY rowid"
+    ).fetchall():
+        head = link(head, originator_id, version, topic, st)
+        conn.execute(
+            "UPDATE ledger_chain SET chain_hash = ? WHERE notification_id = ?", (head, rid)
+        )
+    conn.commit()
+    conn.close()
+    code, out = verify(copy)
+    assert code == 4
+    assert "checkpoint_mismatch" in out
+    assert "chain_mismatch" not in out  # the rewrite itself is internally consistent
+
+
+def test_a_truncated_tail_is_caught(copy: Path) -> None:
+    last = rows(copy)[-1][0]
+    sql(
+        copy,
+        f"DELETE FROM stored_events WHERE rowid > {last - 3}",
+        f"DELETE FROM ledger_chain WHERE notification_id > {last - 3}",
+    )
+    code, out = verify(copy)
+    assert code == 4
+    assert "truncated" in out
+
+
+def test_a_tail_cut_off_with_its_checkpoints_is_caught_by_the_witness(copy: Path) -> None:
+    last = rows(copy)[-1][0]
+    sql(
+        copy,
+        f"DELETE FROM stored_events WHERE rowid > {last - 3}",
+        f"DELETE FROM ledger_chain WHERE notification_id > {last - 3}",
+        f"DELETE FROM ledger_checkpoints WHERE position > {last - 3}",
+    )
+    code, out = verify(copy)
+    assert code == 4
+    assert "witness" in out
+
+
+def test_a_forged_checkpoint_signature_is_caught(copy: Path) -> None:
+    sql(copy, "UPDATE ledger_checkpoints SET signature = zeroblob(64) WHERE seq = 1")
+    code, out = verify(copy)
+    assert code == 4
+    assert "bad_checkpoint_signature" in out
+
+
+def test_verify_and_an_export_import_round_trip_on_both_backends(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    build_ledger(ledger.arg, ledger.keys_dir)
+    env = ledger.env()
+    assert run_cli("verify", env=env).code == 0
+    exported = run_cli("export", env=env)
+    assert exported.code == 0
+    export_file = tmp_path / "export.jsonl"
+    export_file.write_text(exported.stdout)
+    target = tmp_path / "imported.sqlite"
+    target_env = {
+        "RECOVERY_LEDGER_DB": str(target),
+        "RECOVERY_LEDGER_KEYS": str(tmp_path / "imported.keys"),
+    }
+    assert run_cli("import", str(export_file), env=target_env).code == 0
+    assert run_cli("verify", env=target_env).code == 0
+    original = run_cli("replay", "--json", env=env).json()
+    imported = run_cli("replay", "--json", env=target_env).json()
+    assert original == imported
+    assert (
+        run_cli("audit", "--json", env=env).json()
+        == run_cli("audit", "--json", env=target_env).json()
+    )
