@@ -11,7 +11,7 @@ import pytest
 from infra.dpop_verifier import JtiReplayCache, ProofRejected, verify_dpop_proof
 from infra.pop_signer import ManagedKey
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 RFC_PROOF = (TESTDATA / "rfc9449_example_proof.jwt").read_text().strip()
 RFC_IAT = 1562262616
 RFC_HTU = "https://server.example.com/token"
