@@ -52,6 +52,8 @@ def cmd_loop_register(ctx: CommandContext) -> int:
     from infra.runner_jwt import MalformedToken, parse_runner_token
 
     args = ctx.args
+    loop_id = _loop_id(args.loop)
+    _check_provenance(args.provenance)
     pid = _parse_pid(args.pid)
     token = read_token_from_stdin()
     try:
@@ -64,7 +66,7 @@ def cmd_loop_register(ctx: CommandContext) -> int:
         raise BadInputError(f"no running process with pid {pid}") from None
     app = ctx.open(create=True)
     loop = app.register_loop(
-        loop_id=_loop_id(args.loop),
+        loop_id=loop_id,
         provenance=args.provenance,
         pid=pid,
         pid_start_time=start_time,
@@ -158,6 +160,15 @@ def cmd_loops(ctx: CommandContext) -> int:
         ],
     )
     return 0
+
+
+def _check_provenance(provenance: str) -> None:
+    from domain.observations import PROVENANCES
+
+    if provenance not in PROVENANCES:
+        raise BadInputError(
+            f"--provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
+        )
 
 
 def _loop_id(text: str) -> str:

@@ -1,0 +1,145 @@
+"""Two real processes write the same loop at the same instant: one wins, the other gets a
+clear error and exit 3, and nothing is lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Ledger, run_cli
+from tests.integration.test_store import make_token, register
+
+pytestmark = pytest.mark.slow
+
+# The real command line, held at a barrier just before it saves: both writers have read the
+# loop at the same version, so both try to append the same next version.
+_AT_BARRIER = """
+import os, sys, time
+from pathlib import Path
+import infra.store.app as app_module
+
+barrier = Path(sys.argv[1])
+original_save = app_module.LedgerApp.save
+
+def save_at_barrier(self, *aggregates, **kwargs):
+    (barrier / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + 30
+    while not (barrier / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return original_save(self, *aggregates, **kwargs)
+
+app_module.LedgerApp.save = save_at_barrier
+from infra.cli.main import run
+sys.exit(run(sys.argv[2:]))
+"""
+
+
+@pytest.fixture
+def runner() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _event_count(ledger: Ledger) -> int:
+    result = run_cli("verify", "--json", env=ledger.env())
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert isinstance(document, dict)
+    return int(document["events"])
+
+
+def _race(
+    ledger: Ledger, barrier: Path, *commands: tuple[list[str], str | None]
+) -> list[tuple[int, str, str]]:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), **ledger.env()}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _AT_BARRIER, str(barrier), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for args, _ in commands
+    ]
+    for process, (_, stdin) in zip(processes, commands, strict=True):
+        assert process.stdin is not None
+        if stdin:
+            process.stdin.write(stdin)
+        process.stdin.close()
+    deadline = time.monotonic() + 30
+    while len(list(barrier.glob("ready-*"))) < len(processes):
+        assert time.monotonic() < deadline, "writers never reached the barrier"
+        assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+        time.sleep(0.01)
+    (barrier / "go").touch()
+    results = []
+    for process in processes:
+        process.wait(timeout=60)  # its output is a few lines: no pipe can fill up
+        assert process.stdout is not None and process.stderr is not None
+        results.append((process.returncode, process.stdout.read(), process.stderr.read()))
+        process.stdout.close()
+        process.stderr.close()
+    return results
+
+
+def test_two_token_rotations_at_once_one_wins_one_is_told_nothing_is_lost(
+    ledger: Ledger, runner: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    register(ledger, "shared", runner.pid, make_token("jti-0"))
+    before = _event_count(ledger)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    tokens = [make_token("jti-a"), make_token("jti-b")]
+    results = _race(
+        ledger,
+        barrier,
+        *[(["loop", "token", "--loop", "shared"], token) for token in tokens],
+    )
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 3], results
+    winner = next(i for i, (code, _, _) in enumerate(results) if code == 0)
+    loser_stderr = next(stderr for code, _, stderr in results if code == 3)
+    assert "changed by another writer" in loser_stderr and "nothing was written" in loser_stderr
+    assert loser_stderr.count("\n") == 1 and "Traceback" not in loser_stderr
+
+    # The winner's token is the loop's token; the earlier history is all there and verifies.
+    got = run_cli("token", "get", "--loop", "shared", env=ledger.env())
+    assert got.stdout.strip() == tokens[winner]
+    assert _event_count(ledger) > before
+    export = run_cli("export", "--loop", "shared", env=ledger.env())
+    topics = [line for line in export.stdout.splitlines() if "TokenIssued" in line]
+    assert len(topics) == 2  # registration's token and the winner's, not the loser's
+
+
+def test_two_registrations_of_the_same_loop_at_once_record_one(
+    ledger: Ledger, runner: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    # Create the ledger first so that both racers open an existing one.
+    register(ledger, "other", runner.pid, make_token("jti-o"))
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    args = ["loop", "register", "--loop", "twin", "--pid", str(runner.pid)]
+    results = _race(
+        ledger,
+        barrier,
+        ([*args, "--provenance", "desktop_managed"], make_token("jti-x")),
+        ([*args, "--provenance", "user_created"], make_token("jti-y")),
+    )
+    assert sorted(code for code, _, _ in results) == [0, 3], results
+    loser_stderr = next(stderr for code, _, stderr in results if code == 3)
+    assert "already registered" in loser_stderr and loser_stderr.count("\n") == 1
+    listing = run_cli("loops", "--json", env=ledger.env()).json()
+    assert isinstance(listing, dict)
+    assert sorted(row["loop_id"] for row in listing["loops"]) == ["other", "twin"]
