@@ -13,19 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
 
 
 @dataclass(frozen=True)
 class Position:
     """Where an event is: aggregate, version, and its place in the ledger."""
 
-    originator_id: UUID
+    aggregate_id: str
     version: int
     notification_id: int
 
     def ref(self) -> str:
-        return f"{self.originator_id}/{self.version}@{self.notification_id}"
+        return f"{self.aggregate_id}/{self.version}@{self.notification_id}"
 
 
 @dataclass(frozen=True)
@@ -187,11 +186,11 @@ _BOOT_EVENTS = frozenset(
 )
 
 
-def decision_key(event: Any) -> tuple[str, str] | None:
+def decision_key(event: Any, aggregate_id: str) -> tuple[str, str] | None:
     """(boot_id, aggregate_id) of a boot-time Loop event; None for any other event."""
     if _name(event) not in _BOOT_EVENTS or getattr(event, "boot_id", None) is None:
         return None
-    return str(event.boot_id), str(event.originator_id)
+    return str(event.boot_id), aggregate_id
 
 
 def decision_after(
@@ -203,7 +202,7 @@ def decision_after(
         row = DecisionRow(
             boot_id=str(event.boot_id),
             loop_id=loop_id,
-            aggregate_id=str(event.originator_id),
+            aggregate_id=position.aggregate_id,
             observed_at=event.timestamp,
         )
     evidence = (*row.evidence, f"{name}:{position.ref()}")

@@ -122,3 +122,21 @@ def cli(ledger: Ledger):
         return run_cli(*args, stdin=stdin, env={**ledger.env(), **(env or {})})
 
     return _run
+
+
+@pytest.fixture
+def runner() -> Iterator[subprocess.Popen[bytes]]:
+    """A real runner process, alive for the test, killed after it."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def event_count(env: dict[str, str]) -> int:
+    """How many events the ledger holds, as `verify --json` counts them (verifying on the way)."""
+    result = run_cli("verify", "--json", env=env)
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert isinstance(document, dict)
+    return int(document["events"])

@@ -36,43 +36,36 @@ def column_type(field: dataclasses.Field[Any]) -> str:
 
 
 @functools.cache
-def _field_names(kind: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(kind))
+def _codecs(
+    kind: type[Any],
+) -> tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None], ...]:
+    """Per column: its name, how to encode the field's value for SQL and how to decode it
+    back. Decided once per row type, not once per value: a rebuild writes, and an audit
+    reads, hundreds of thousands of rows."""
 
-
-@functools.cache
-def _decoders(kind: type[Any]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
-    """Per column, how to turn its SQL value back into the field's type (decided once per
-    row type, not once per value: audit decodes hundreds of thousands of rows)."""
-
-    def decoder(text: str) -> Callable[[Any], Any] | None:
+    def codec(text: str) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
         if "datetime" in text:
-            return parse_time_text
+            return time_text, parse_time_text
         if "bool" in text:
-            return bool
+            return int, bool
         if "tuple" in text:
-            return lambda value: tuple(json.loads(value))
-        return None
+            return (lambda value: json.dumps(list(value))), (lambda value: tuple(json.loads(value)))
+        return None, None
 
-    return tuple((f.name, decoder(str(f.type))) for f in dataclasses.fields(kind))
+    return tuple((f.name, *codec(str(f.type))) for f in dataclasses.fields(kind))
 
 
 def to_values(row: Any) -> list[Any]:
+    state = row.__dict__
     values: list[Any] = []
-    for name in _field_names(type(row)):
-        value = getattr(row, name)
-        if isinstance(value, datetime):
-            value = time_text(value)
-        elif isinstance(value, bool):
-            value = int(value)
-        elif isinstance(value, tuple):
-            value = json.dumps(list(value))
-        values.append(value)
+    for name, encode, _ in _codecs(type(row)):
+        value = state[name]
+        values.append(value if encode is None or value is None else encode(value))
     return values
 
 
 def from_values(kind: type[T], values: tuple[Any, ...]) -> T:
     arguments: dict[str, Any] = {}
-    for (name, decode), value in zip(_decoders(kind), values, strict=True):
+    for (name, _, decode), value in zip(_codecs(kind), values, strict=True):
         arguments[name] = value if decode is None or value is None else decode(value)
     return kind(**arguments)

@@ -11,6 +11,7 @@ from projections.zombies import Finding
 
 TRACKING = "rl_projection_tracking"
 TRACKING_NAME = "read_models"
+PENDING_HEARTBEAT = "heartbeat_begun = 1 AND heartbeat_answered = 0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,4 +53,7 @@ def create_statements() -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position BIGINT)",
         f"CREATE INDEX IF NOT EXISTS rl_decisions_observed ON {DECISIONS.name} (observed_at)",
         f"CREATE INDEX IF NOT EXISTS rl_decisions_loop ON {DECISIONS.name} (loop_id)",
+        # Heartbeats still waiting for an answer: looked up at every new boot, and rare.
+        f"CREATE INDEX IF NOT EXISTS rl_decisions_pending ON {DECISIONS.name} (boot_id) "
+        f"WHERE {PENDING_HEARTBEAT}",
     ]

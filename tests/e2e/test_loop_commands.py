@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult
+from tests.conftest import CliResult, Ledger, event_count
 from tests.integration.test_store import make_token
 
 pytestmark = pytest.mark.slow
 
 Cli = Callable[..., CliResult]
-
-
-@pytest.fixture
-def runner() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process
-    process.kill()
-    process.wait()
 
 
 @pytest.fixture
@@ -37,14 +28,6 @@ def registered(cli: Cli, runner: subprocess.Popen[bytes]) -> str:
     )  # fmt: skip
     assert result.code == 0, result.stderr
     return token
-
-
-def _events(cli: Cli) -> int:
-    result = cli("verify", "--json")
-    assert result.code == 0, result.stderr
-    document = result.json()
-    assert isinstance(document, dict)
-    return int(document["events"])
 
 
 def _b64(data: bytes) -> str:
@@ -115,9 +98,9 @@ BAD_TOKENS = {
 
 @pytest.mark.parametrize("token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
 def test_a_bad_token_is_refused_and_nothing_is_written(
-    cli: Cli, registered: str, runner: subprocess.Popen[bytes], token: str
+    ledger: Ledger, cli: Cli, registered: str, runner: subprocess.Popen[bytes], token: str
 ) -> None:
-    before = _events(cli)
+    before = event_count(ledger.env())
     register = ["loop", "register", "--loop", "L2", "--pid", str(runner.pid)]
     for args in ([*register, "--provenance", "user_created"], ["loop", "token", "--loop", "L1"]):
         result = cli(*args, stdin=token)
@@ -126,7 +109,7 @@ def test_a_bad_token_is_refused_and_nothing_is_written(
         assert result.stdout == ""
         if token.strip():
             assert token.strip() not in result.stderr  # never echo what might be a token
-    assert _events(cli) == before
+    assert event_count(ledger.env()) == before
     assert cli("token", "get", "--loop", "L1").stdout.strip() == registered
 
 
@@ -168,9 +151,9 @@ def _bad_invocations(pid: int) -> dict[str, tuple[list[str], str | None, str]]:
 
 
 def test_every_bad_invocation_exits_2_with_one_line_and_writes_nothing(
-    cli: Cli, registered: str, runner: subprocess.Popen[bytes]
+    ledger: Ledger, cli: Cli, registered: str, runner: subprocess.Popen[bytes]
 ) -> None:
-    before = _events(cli)
+    before = event_count(ledger.env())
     for name, (args, stdin, expected) in _bad_invocations(runner.pid).items():
         result = cli(*args, stdin=stdin)
         assert result.code == 2, (name, result.code, result.stderr)
@@ -178,22 +161,24 @@ def test_every_bad_invocation_exits_2_with_one_line_and_writes_nothing(
         assert result.stderr.count("\n") == 1, (name, result.stderr)
         assert expected in result.stderr, (name, result.stderr)
         assert "Traceback" not in result.stderr and result.stdout == "", name
-    assert _events(cli) == before
+    assert event_count(ledger.env()) == before
     listing = cli("loops", "--json").json()
     assert isinstance(listing, dict)
     assert [row["loop_id"] for row in listing["loops"]] == ["L1"]
 
 
-def test_a_finalized_loop_refuses_everything_but_reading(cli: Cli, registered: str) -> None:
+def test_a_finalized_loop_refuses_everything_but_reading(
+    ledger: Ledger, cli: Cli, registered: str
+) -> None:
     assert cli("loop", "finalize", "--loop", "L1", "--reason", "done").code == 0
-    before = _events(cli)
+    before = event_count(ledger.env())
     again = cli("loop", "finalize", "--loop", "L1", "--reason", "again")
     assert again.code == 2 and "already finalized" in again.stderr
     token = cli("loop", "token", "--loop", "L1", stdin=make_token("jti-late"))
     assert token.code == 2 and "already finalized" in token.stderr
     get = cli("token", "get", "--loop", "L1")
     assert get.code == 2 and "cleared" in get.stderr
-    assert _events(cli) == before
+    assert event_count(ledger.env()) == before
 
 
 def test_reading_commands_on_a_missing_ledger_exit_4_and_create_nothing(tmp_path: Path) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Ledger, run_cli
+from tests.conftest import REPO, Ledger, event_count, run_cli
 from tests.integration.test_store import make_token, register
 
 pytestmark = pytest.mark.slow
@@ -37,22 +36,6 @@ app_module.LedgerApp.save = save_at_barrier
 from infra.cli.main import run
 sys.exit(run(sys.argv[2:]))
 """
-
-
-@pytest.fixture
-def runner() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process
-    process.kill()
-    process.wait()
-
-
-def _event_count(ledger: Ledger) -> int:
-    result = run_cli("verify", "--json", env=ledger.env())
-    assert result.code == 0, result.stderr
-    document = result.json()
-    assert isinstance(document, dict)
-    return int(document["events"])
 
 
 def _race(
@@ -98,7 +81,7 @@ def test_two_token_rotations_at_once_one_wins_one_is_told_nothing_is_lost(
     ledger: Ledger, runner: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
     register(ledger, "shared", runner.pid, make_token("jti-0"))
-    before = _event_count(ledger)
+    before = event_count(ledger.env())
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     tokens = [make_token("jti-a"), make_token("jti-b")]
@@ -117,7 +100,7 @@ def test_two_token_rotations_at_once_one_wins_one_is_told_nothing_is_lost(
     # The winner's token is the loop's token; the earlier history is all there and verifies.
     got = run_cli("token", "get", "--loop", "shared", env=ledger.env())
     assert got.stdout.strip() == tokens[winner]
-    assert _event_count(ledger) > before
+    assert event_count(ledger.env()) > before
     export = run_cli("export", "--loop", "shared", env=ledger.env())
     topics = [line for line in export.stdout.splitlines() if "TokenIssued" in line]
     assert len(topics) == 2  # registration's token and the winner's, not the loser's

@@ -7,9 +7,7 @@ import base64
 import os
 import stat
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -43,14 +41,6 @@ def signature_forms(token: str) -> list[bytes]:
         raw.hex().encode(),
         base64.b64encode(raw).rstrip(b"="),
     ]
-
-
-@pytest.fixture
-def runner() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process
-    process.kill()
-    process.wait()
 
 
 def stored_bytes(ledger: Ledger) -> bytes:
