@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -74,52 +75,102 @@ def outcome_word(row: DecisionRow) -> str:
     return "undecided"
 
 
-def _section(
-    boots: list[BootRow], decisions: list[DecisionRow], findings: list[Finding]
-) -> dict[str, Any]:
-    return {
-        "boots": len(boots),
-        "interrupted_boots": sum(1 for b in boots if b.completed_at is None),
-        "loops_examined": len(decisions),
-        "outcomes": dict(sorted(Counter(outcome_word(d) for d in decisions).items())),
-        "heartbeats": dict(
-            sorted(
-                Counter(w for d in decisions if (w := heartbeat_answer_word(d)) is not None).items()
-            )
-        ),
-        "revivals": sum(1 for d in decisions if d.token_revived),
-        "findings": dict(sorted(Counter(f.kind for f in findings).items())),
-    }
+@dataclass
+class _Section:
+    """The counters of one audit section (the totals, or one host)."""
+
+    boots: int = 0
+    interrupted_boots: int = 0
+    loops_examined: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    heartbeats: Counter[str] = field(default_factory=Counter)
+    revivals: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+
+    def add_boot(self, boot: BootRow) -> None:
+        self.boots += 1
+        self.interrupted_boots += boot.completed_at is None
+
+    def add_decision(self, row: DecisionRow) -> None:
+        self.loops_examined += 1
+        self.outcomes[outcome_word(row)] += 1
+        word = heartbeat_answer_word(row)
+        if word is not None:
+            self.heartbeats[word] += 1
+        self.revivals += row.token_revived
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "boots": self.boots,
+            "interrupted_boots": self.interrupted_boots,
+            "loops_examined": self.loops_examined,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "heartbeats": dict(sorted(self.heartbeats.items())),
+            "revivals": self.revivals,
+            "findings": dict(sorted(self.findings.items())),
+        }
+
+
+class AuditFold:
+    """The audit report as a fold: decisions stream through one at a time, so a report
+    over a million events holds counters, not rows."""
+
+    def __init__(self, window: AuditRange, boots: Iterable[BootRow]) -> None:
+        self.kept = {b.boot_id: b for b in boots if window.admits(b)}
+        self.totals = _Section()
+        self.hosts: dict[str, _Section] = {}
+        for boot in self.kept.values():
+            self.totals.add_boot(boot)
+            self._host(boot.boot_id).add_boot(boot)
+
+    def _host(self, boot_id: str) -> _Section:
+        host = self.kept[boot_id].host_id
+        section = self.hosts.get(host)
+        if section is None:
+            section = self.hosts[host] = _Section()
+        return section
+
+    def add_decision(self, row: DecisionRow) -> None:
+        if row.boot_id in self.kept:
+            self.totals.add_decision(row)
+            self._host(row.boot_id).add_decision(row)
+
+    def add_finding(self, finding: Finding) -> None:
+        if finding.boot_id in self.kept:
+            self.totals.findings[finding.kind] += 1
+            self._host(finding.boot_id).findings[finding.kind] += 1
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "totals": self.totals.report(),
+            "hosts": {host: self.hosts[host].report() for host in sorted(self.hosts)},
+        }
 
 
 def audit_report(
-    window: AuditRange, boots: list[BootRow], decisions: list[DecisionRow], findings: list[Finding]
+    window: AuditRange,
+    boots: Iterable[BootRow],
+    decisions: Iterable[DecisionRow],
+    findings: Iterable[Finding],
 ) -> dict[str, Any]:
-    kept = {b.boot_id: b for b in boots if window.admits(b)}
-    rows = [d for d in decisions if d.boot_id in kept]
-    found = [f for f in findings if f.boot_id in kept]
-    hosts = sorted({b.host_id for b in kept.values()})
-    per_host = {
-        host: _section(
-            [b for b in kept.values() if b.host_id == host],
-            [d for d in rows if kept[d.boot_id].host_id == host],
-            [f for f in found if kept[f.boot_id].host_id == host],
-        )
-        for host in hosts
-    }
-    return {"totals": _section(list(kept.values()), rows, found), "hosts": per_host}
+    fold = AuditFold(window, boots)
+    for row in decisions:
+        fold.add_decision(row)
+    for finding in findings:
+        fold.add_finding(finding)
+    return fold.report()
 
 
 def csv_rows(
-    window: AuditRange, boots: list[BootRow], decisions: list[DecisionRow]
-) -> list[dict[str, Any]]:
+    window: AuditRange, boots: Iterable[BootRow], decisions: Iterable[DecisionRow]
+) -> Iterator[dict[str, Any]]:
+    """One row per decision in the window, as the decisions stream by."""
     kept = {b.boot_id: b for b in boots if window.admits(b)}
-    out = []
     for d in decisions:
         boot = kept.get(d.boot_id)
         if boot is None:
             continue
-        out.append(
+        yield (
             {
                 "boot_id": d.boot_id,
                 "boot_started_at": boot.started_at,
@@ -148,4 +199,3 @@ def csv_rows(
                 "decided_at": d.decided_at,
             }
         )
-    return out

@@ -248,16 +248,16 @@ def cmd_audit(ctx: CommandContext) -> int:
         raise BadInputError("--since must be before --until")
     fmt = args.format or ("json" if ctx.json else "table")
     store = _store(ctx)
-    boots, decisions = store.boots(), store.decisions()
+    boots = store.boots()
     if fmt == "csv":
         import csv
 
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for row in csv_rows(window, boots, decisions):
+        for row in csv_rows(window, boots, store.stream_decisions()):
             writer.writerow({k: _csv_value(v) for k, v in row.items()})
         return 0
-    report = audit_report(window, boots, decisions, store.findings())
+    report = audit_report(window, boots, store.stream_decisions(), store.findings())
     document = {
         "since": iso(window.since),
         "until": iso(window.until),

@@ -25,6 +25,13 @@ class Database:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), chunk: int = 2000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows a chunk at a time, so a report over a million events never holds them all."""
+        raise NotImplementedError
+        yield
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         raise NotImplementedError
@@ -53,6 +60,13 @@ class SQLiteDatabase(Database):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._conn.execute(sql, params).fetchall())
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), chunk: int = 2000
+    ) -> Iterator[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql, params)
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -95,6 +109,14 @@ class PostgresDatabase(Database):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._conn.execute(self.sql(sql), params).fetchall())  # type: ignore[arg-type]
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), chunk: int = 2000
+    ) -> Iterator[tuple[Any, ...]]:
+        with self._conn.cursor() as cursor:
+            cursor.execute(self.sql(sql), params)  # type: ignore[arg-type]
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

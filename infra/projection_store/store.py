@@ -10,7 +10,7 @@ The same code runs on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from infra.projection_store.codec import from_values, to_values
@@ -115,12 +115,13 @@ class ProjectionStore:
         params: Sequence[Any] = (),
         order: str = "",
     ) -> list[T]:
-        sql = f"SELECT {', '.join(table.columns)} FROM {table.name}"
-        if where:
-            sql += f" WHERE {where}"
-        if order:
-            sql += f" ORDER BY {order}"
+        sql = _select_sql(table, where, order)
         return [from_values(kind, row) for row in self.db.query(sql, params)]
+
+    def stream_decisions(self) -> Iterator[DecisionRow]:
+        """Every decision row, in ledger-time order, without holding them all."""
+        sql = _select_sql(DECISIONS, "", "observed_at, loop_id")
+        return (from_values(DecisionRow, row) for row in self.db.stream(sql))
 
     def loops(self) -> list[LoopRow]:
         return self.select(LOOPS, LoopRow, order="registered_at, loop_id")
@@ -245,6 +246,15 @@ class _Fold:
             )
         if found:
             db.executemany(FINDINGS.upsert(), [to_values(f) for f in found])
+
+
+def _select_sql(table: Table, where: str, order: str) -> str:
+    sql = f"SELECT {', '.join(table.columns)} FROM {table.name}"
+    if where:
+        sql += f" WHERE {where}"
+    if order:
+        sql += f" ORDER BY {order}"
+    return sql
 
 
 def _is_loop_event(event: Any) -> bool:

@@ -324,7 +324,7 @@ def test_csv_has_one_row_per_decision_with_the_documented_columns(
     fleet: tuple[list[BootRow], list[DecisionRow]],
 ) -> None:
     boots, decisions = fleet
-    rows = csv_rows(AuditRange(None, None, None), boots, decisions)
+    rows = list(csv_rows(AuditRange(None, None, None), boots, iter(decisions)))
     assert len(rows) == len(decisions)
     assert all(tuple(row) == CSV_COLUMNS for row in rows)
     revived = next(r for r in rows if r["token_revived"])
