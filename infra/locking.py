@@ -1,4 +1,5 @@
-"""One boot at a time per ledger, with a lock the operating system releases.
+"""One boot at a time per ledger (per host on a fleet's shared PostgreSQL ledger), with a
+lock the operating system releases.
 
 A lock row in the ledger could outlive a boot killed with ``kill -9``; an OS
 lock cannot: SQLite ledgers use an advisory lock on ``<ledger>.lock`` (flock on
@@ -75,12 +76,18 @@ else:
 
 
 class PostgresBootLock:
-    """``pg_try_advisory_lock`` on a key derived from the ledger's schema."""
+    """``pg_try_advisory_lock`` on a key derived from the ledger's schema and the host.
 
-    def __init__(self, env: dict[str, str]) -> None:
+    A fleet shares one PostgreSQL ledger and each host boots only its own loops, so one
+    host's boot must not turn another's start-up away; two boots of the same host still
+    exclude each other."""
+
+    def __init__(self, env: dict[str, str], host_id: str) -> None:
         self.env = env
         schema = env.get("POSTGRES_SCHEMA", "public")
-        digest = hashlib.sha256(f"recovery-ledger:boot:{env['POSTGRES_DBNAME']}:{schema}".encode())
+        digest = hashlib.sha256(
+            f"recovery-ledger:boot:{env['POSTGRES_DBNAME']}:{schema}:{host_id}".encode()
+        )
         self.key = int.from_bytes(digest.digest()[:8], "big", signed=True)
         self._conn: Any = None
 
@@ -116,7 +123,7 @@ class PostgresBootLock:
             self._conn = None
 
 
-def boot_lock(location: LedgerLocation) -> BootLock:
+def boot_lock(location: LedgerLocation, host_id: str) -> BootLock:
     if location.path is not None:
         from infra.errors import BadInputError
         from infra.store.location import default_data_dir
@@ -126,4 +133,4 @@ def boot_lock(location: LedgerLocation) -> BootLock:
         elif not location.path.parent.is_dir():
             raise BadInputError(f"directory {location.path.parent} does not exist")
         return FileBootLock(location.path.with_name(location.path.name + ".lock"))
-    return PostgresBootLock(location.library_env())
+    return PostgresBootLock(location.library_env(), host_id)

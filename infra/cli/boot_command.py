@@ -52,9 +52,14 @@ def cmd_boot(ctx: CommandContext) -> int:
     pop_key = load_pop_key(resolve_pop_key_path(args.pop_key, ctx.keys_dir))
     if pop_key.reason == "world_readable":
         sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
-    with boot_lock(ctx.location):
+    from infra.host import host_id
+
+    this_host = host_id(ctx.keys_dir)
+    with boot_lock(ctx.location, this_host):
         app = ctx.open(create=True)
-        loops = app.loops()
+        # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
+        # probing them would finalize live loops of another machine as dead.
+        loops = [loop for loop in app.loops() if loop.host_id == this_host]
         app.shred_cleared_keys(loops)
         open_loops = [loop for loop in loops if not loop.is_finalized]
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))

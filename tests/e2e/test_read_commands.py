@@ -223,3 +223,50 @@ def test_rebuild_produces_identical_tables(ledger: Ledger) -> None:
     assert result.code == 0, result.stderr
     assert as_dict(result)["events"] > 0
     assert _tables(ledger) == before
+
+
+def test_a_v1_boot_of_a_live_managed_loop_is_a_false_kill(world: World) -> None:  # noqa: F811
+    world.add("victim", alive=True, stale=True)
+    document = world.boot("--policy", "v1-legacy")
+    assert outcome(world.entry(document, "victim")) == ("finalized", "unauthorized")
+    findings = as_dict(world.cli("zombies", "--json"))["findings"]
+    assert [(f["kind"], f["loop_id"]) for f in findings] == [("false_kill", "victim")]
+
+
+def test_a_fleet_ledger_audits_per_host(world: World, tmp_path: Path) -> None:  # noqa: F811
+    """Two installations (each its own key directory, so its own host id) share one ledger,
+    as a fleet does on PostgreSQL: audit reports each host, and each host's boots."""
+    world.add("first-host-loop", alive=True)
+    world.boot()
+    other_keys = tmp_path / "other-installation"
+    other = {**world.ledger.env(), "RECOVERY_LEDGER_KEYS": str(other_keys)}
+    runner = world.runners["first-host-loop"]
+    world.cloud.add_loop("second-host-loop")
+    token = world.cloud.issue_token("second-host-loop")
+    register = run_cli(
+        "loop", "register", "--loop", "second-host-loop", "--pid", str(runner.pid),
+        "--provenance", "user_created", stdin=token, env=other,
+    )  # fmt: skip
+    assert register.code == 0, register.stderr
+    assert run_cli("boot", "--json", "--cloud", world.cloud.url, env=other).code == 0
+    assert run_cli("boot", "--json", "--cloud", world.cloud.url, env=other).code == 0
+
+    # The second host's boots examined only its own loop: the first host's live loop (whose
+    # pid means nothing on another machine) was neither probed nor finalized.
+    first = as_dict(world.cli("replay", "--json", "--loop", "first-host-loop"))
+    assert first["decisions"] == 1
+    states = {r["loop_id"]: r["state"] for r in as_dict(world.cli("loops", "--json"))["loops"]}
+    assert states == {"first-host-loop": "open", "second-host-loop": "open"}
+
+    document = as_dict(world.cli("audit", "--json"))
+    hosts = document["hosts"]
+    assert len(hosts) == 2
+    assert sorted(section["boots"] for section in hosts.values()) == [1, 2]
+    assert document["totals"]["boots"] == 3
+    second_host = (other_keys / "host-id").read_text().strip()
+    assert second_host in hosts
+    only = as_dict(world.cli("audit", "--json", "--host", second_host))
+    assert only["totals"]["boots"] == 2 and list(only["hosts"]) == [second_host]
+    # Each installation verifies the chain; the other's checkpoints count as foreign.
+    verify = as_dict(world.cli("verify", "--json"))
+    assert verify["ok"] is True and verify["checkpoints_foreign"] > 0
