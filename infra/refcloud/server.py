@@ -25,6 +25,15 @@ class CloudServer(ThreadingHTTPServer):
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.base_url = f"http://{shown}:{port}"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-answer (a boot at its deadline, or killed with -9)
+        # is a case the cloud must survive quietly, not a server error to print.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class ReferenceCloud:
     """Start with ``with ReferenceCloud() as cloud:``; ``cloud.url`` is its base URL.
