@@ -24,10 +24,6 @@ def parse_time_text(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def columns(kind: type[Any]) -> list[str]:
-    return [f.name for f in dataclasses.fields(kind)]
-
-
 def column_type(field: dataclasses.Field[Any]) -> str:
     text = str(field.type)
     if "bool" in text or text.startswith("int"):
