@@ -42,15 +42,16 @@ def _env(ledger: Path) -> dict[str, str]:
 
 
 def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+    from infra.host import host_id
     from infra.keystore import KeyStore
     from infra.liveness import process_start_time
     from infra.store.app import open_ledger
     from infra.store.location import resolve_location
 
     ledger = directory / "ledger.sqlite"
-    app = open_ledger(
-        resolve_location(str(ledger)), KeyStore(Path(str(ledger) + ".keys")), create=True
-    )
+    keys = Path(str(ledger) + ".keys")
+    app = open_ledger(resolve_location(str(ledger)), KeyStore(keys), create=True)
+    this_host = host_id(keys)  # a boot examines only its own host's loops
     runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     start = process_start_time(runner.pid)
     for i in range(count):
@@ -61,11 +62,21 @@ def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.
             provenance="desktop_managed",
             pid=runner.pid,
             pid_start_time=start,
-            host_id="bench",
+            host_id=this_host,
             token=cloud.issue_token(loop_id, ttl_s=3600),
         )
     app.close()
     return ledger, [runner]
+
+
+def _check_examines(argv: list[str], env: dict[str, str], count: int) -> None:
+    """A boot that examined nothing would be very fast and measure nothing."""
+    import json
+
+    out = subprocess.run(argv, env=env, cwd=REPO, check=True, capture_output=True).stdout
+    examined = json.loads(out)["summary"]["examined"]
+    if examined != count:
+        raise SystemExit(f"the boot examined {examined} loops, not {count}")
 
 
 def _time(argv: list[str], env: dict[str, str]) -> float:
@@ -91,6 +102,7 @@ def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) 
             "--concurrency",
             str(concurrency),
         ]
+        _check_examines(argv, _env(ledger), loops)
         times = [_time(argv, _env(ledger)) for _ in range(repeat)]
         for runner in runners:
             runner.kill()
@@ -115,6 +127,7 @@ def bench_cold_start(repeat: int) -> None:
         boot = [sys.executable, "-m", "infra.cli", "boot", "--json", "--cloud", cloud.url]
         bare = [sys.executable, "-c", BOOT_IMPORTS]
         python = [sys.executable, "-c", "pass"]
+        _check_examines(boot, env, 20)
         boot_t, bare_t, python_t = [], [], []
         for _ in range(repeat):  # interleaved, so drift hits all three alike
             boot_t.append(_time(boot, env))
