@@ -160,7 +160,10 @@ class BootService:
         """Unseal every open loop's token up front: a damaged key directory stops
         the boot before it records anything, rather than half-way."""
         runs = []
-        loops = self.app.open_loops() if self._open_loops is None else self._open_loops
+        loops = self._open_loops
+        if loops is None:  # only this host's: another machine's pids mean nothing here
+            mine = self.settings.host_id
+            loops = [loop for loop in self.app.open_loops() if loop.host_id == mine]
         for loop in loops:
             if loop.token is None:  # pragma: no cover - an open loop always holds one
                 raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")

@@ -118,14 +118,20 @@ def setup(tmp_path: Path):
     app.close()
 
 
-def register(app: LedgerApp, loop_id: str, pid: int, provenance: str = "desktop_managed") -> str:
+def register(
+    app: LedgerApp,
+    loop_id: str,
+    pid: int,
+    provenance: str = "desktop_managed",
+    host_id: str = "host-a",
+) -> str:
     token = runner_token()
     app.register_loop(
         loop_id=loop_id,
         provenance=provenance,
         pid=pid,
         pid_start_time=1.0,
-        host_id="host-a",
+        host_id=host_id,
         token=token,
     )
     return token
@@ -175,6 +181,21 @@ def test_live_managed_loop_with_stale_jwt_is_revived_and_heartbeat_was_committed
     assert cloud.begun_before_post == {"L1": True}
     assert app.current_token("L1") == fresh != stale
     assert app.get_loop("L1").token.source == "revived"
+
+
+def test_a_boot_leaves_the_loops_of_other_hosts_alone(setup):
+    app, cloud = setup
+    register(app, "mine", pid=101)
+    register(app, "theirs", pid=102, host_id="host-b")
+    cloud.statuses["mine"] = [StatusAnswer(200, "active")]
+
+    result = boot(app, cloud, {101: True, 102: False})  # pid 102 means nothing on host-a
+
+    assert [r.loop.loop_id for r in result.runs] == ["mine"]
+    assert result.summary["examined"] == 1
+    theirs = app.get_loop("theirs")
+    assert not theirs.is_finalized and theirs.token is not None
+    assert "theirs" not in cloud.gets
 
 
 def test_dead_managed_loop_with_401_is_finalized_without_heartbeat(setup):
