@@ -92,24 +92,9 @@ class PostgresBootLock:
         self._conn: Any = None
 
     def __enter__(self) -> PostgresBootLock:
-        import psycopg
+        from infra.store.postgres_setup import connect
 
-        from infra.errors import LedgerUnreadableError
-
-        try:
-            conn = psycopg.connect(
-                dbname=self.env["POSTGRES_DBNAME"],
-                host=self.env["POSTGRES_HOST"],
-                port=int(self.env["POSTGRES_PORT"]),
-                user=self.env["POSTGRES_USER"],
-                password=self.env.get("POSTGRES_PASSWORD") or None,
-                connect_timeout=5,
-                autocommit=True,
-            )
-        except psycopg.Error as error:
-            raise LedgerUnreadableError(
-                f"cannot reach the PostgreSQL ledger: {str(error).strip().splitlines()[0]}"
-            ) from None
+        conn = connect(self.env)
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         if not row or not row[0]:
             conn.close()

@@ -87,18 +87,9 @@ class PostgresDatabase(Database):
     placeholder = "%s"
 
     def __init__(self, env: dict[str, str]) -> None:
-        import psycopg
+        from infra.store.postgres_setup import connect
 
-        self._conn = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env.get("POSTGRES_PASSWORD") or None,
-            connect_timeout=5,
-            autocommit=True,
-            options=f"-c search_path={env.get('POSTGRES_SCHEMA') or 'public'}",
-        )
+        self._conn = connect(env, schema_path=True)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(self.sql(sql), params)  # type: ignore[arg-type]

@@ -190,3 +190,20 @@ def test_reading_commands_on_a_missing_ledger_exit_4_and_create_nothing(tmp_path
         assert result.code == 4, (args, result.stderr)
         assert "no ledger" in result.stderr and result.stderr.count("\n") == 1
     assert not missing.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("loops",), ("boot", "--cloud", "http://127.0.0.1:9"), ("audit",), ("verify",)],
+    ids=["loops", "boot", "audit", "verify"],
+)
+def test_an_unreachable_postgresql_ledger_exits_4_with_one_line(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    from tests.conftest import run_cli
+
+    dsn = "postgresql://postgres@127.0.0.1:1/test?schema=nowhere"  # nothing listens on port 1
+    result = run_cli(*args, "--ledger", dsn, "--keys", str(tmp_path / "keys"))
+    assert result.code == 4, result.stderr
+    assert result.stderr.count("\n") == 1 and "cannot reach the PostgreSQL ledger" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
