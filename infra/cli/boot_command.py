@@ -95,20 +95,24 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    after_complete = _checkpoint_hook()
+    from infra.integrity.checkpoints import record_checkpoint
+
+    def service(cloud):  # type: ignore[no-untyped-def]
+        return BootService(
+            app,
+            settings,
+            cloud=cloud,
+            probe=PsutilProbe(),
+            pop_key=pop_key,
+            clock=SystemClock(),
+            after_complete=record_checkpoint,
+            progress=progress,
+            open_loops=open_loops,
+        )
+
     try:
-        if not open_loops:
-            service = BootService(
-                app,
-                settings,
-                cloud=None,
-                probe=PsutilProbe(),
-                pop_key=pop_key,
-                clock=SystemClock(),
-                after_complete=after_complete,
-                open_loops=open_loops,
-            )
-            return await service.run()
+        if not open_loops:  # nothing to ask the cloud: no client, no httpx import
+            return await service(None).run()
         from infra.cloud_client import CloudClient
 
         async with CloudClient(
@@ -116,25 +120,6 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
             connect_timeout=args.connect_timeout,
             read_timeout=args.read_timeout,
         ) as cloud:
-            service = BootService(
-                app,
-                settings,
-                cloud=cloud,
-                probe=PsutilProbe(),
-                pop_key=pop_key,
-                clock=SystemClock(),
-                after_complete=after_complete,
-                progress=progress,
-                open_loops=open_loops,
-            )
-            return await service.run()
+            return await service(cloud).run()
     finally:
         progress.finish()
-
-
-def _checkpoint_hook():  # type: ignore[no-untyped-def]
-    try:
-        from infra.integrity.checkpoints import record_checkpoint
-    except ImportError:  # pragma: no cover - until tamper evidence lands
-        return None
-    return record_checkpoint
