@@ -36,6 +36,7 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
     if aggregate_id is not None:
         where += " AND e.originator_id = ?"
         extra = (aggregate_id if sql.postgres else aggregate_id.hex,)
+    scope = "ledger" if aggregate_id is None else "loop"
     position = 0
     previous: dict[int, bytes] = {}
     while True:
@@ -52,6 +53,7 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
             previous[notification_id] = bytes(prev) if prev is not None else GENESIS
             yield json.dumps(
                 {
+                    "scope": scope,
                     "position": notification_id,
                     "originator_id": str(UUID(str(originator_id))),
                     "originator_version": version,
@@ -70,6 +72,7 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
 @dataclass(frozen=True)
 class ImportedEvent:
     line: int
+    scope: str | None  # "ledger" (whole, from genesis), "loop" (one loop), None (older files)
     position: int
     stored: StoredEvent
     prev_chain_hash: bytes
@@ -94,8 +97,12 @@ def _parse_line(app: LedgerApp, number: int, text: str) -> ImportedEvent:
             topic=str(data["topic"]),
             state=base64.b64decode(data["state"], validate=True),
         )
+        scope = data.get("scope")
+        if scope not in ("ledger", "loop", None):
+            raise ValueError(scope)
         event = ImportedEvent(
             number,
+            scope,
             int(data["position"]),
             stored,
             bytes.fromhex(data["prev_chain_hash"]),
@@ -131,9 +138,22 @@ def read_export(app: LedgerApp, handle: IO[str]) -> list[ImportedEvent]:
 
 
 def _check_order(events: list[ImportedEvent]) -> None:
+    """Positions ascending, each aggregate's versions consecutive, and for a whole-ledger
+    export an unbroken chain from genesis (so a removed or reordered line is caught).
+
+    A one-loop export links to events it does not carry; each of its lines is checked
+    against its own link only (``_parse_line``)."""
+    scopes = {event.scope for event in events}
+    if len(scopes) > 1:
+        raise _fail(events[-1].line, "lines of a whole-ledger and a one-loop export are mixed")
+    scope = scopes.pop()
+    full = scope == "ledger" or (scope is None and events[0].prev_chain_hash == GENESIS)
+    if full and events[0].prev_chain_hash != GENESIS:
+        raise _fail(events[0].line, "a whole-ledger export must start at the chain's beginning")
+    if scope == "loop" and len({event.stored.originator_id for event in events}) > 1:
+        raise _fail(events[-1].line, "a one-loop export holds events of several aggregates")
     last_position = 0
     versions: dict[UUID, int] = {}
-    full = events[0].prev_chain_hash == GENESIS
     for i, event in enumerate(events):
         if event.position <= last_position:
             raise _fail(event.line, "positions are not in ascending order")
