@@ -72,12 +72,12 @@ def cmd_import(ctx: CommandContext) -> int:
         handle = open(ctx.args.file, encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:
         raise BadInputError(f"cannot read {ctx.args.file}: {error.strerror}") from None
-    app = ctx.open(create=True)
     try:
         with handle:
-            events = read_export(app, handle)
+            events = read_export(handle)
     except UnicodeDecodeError:
         raise BadInputError(f"{ctx.args.file} is not UTF-8 JSON Lines") from None
+    app = ctx.open(create=True)
     written, skipped = import_events(app, events)
     if written:
         record_checkpoint(app)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from infra.errors import BadInputError, LedgerBusyError
 from infra.integrity.chain import CHAIN_TABLE, GENESIS, link
@@ -83,7 +83,7 @@ def _fail(line: int, message: str) -> BadInputError:
     return BadInputError(f"import refused, nothing written: line {line}: {message}")
 
 
-def _parse_line(app: LedgerApp, number: int, text: str) -> ImportedEvent:
+def _parse_line(mapper: Mapper[UUID], number: int, text: str) -> ImportedEvent:
     try:
         data = json.loads(text)
     except ValueError:
@@ -111,7 +111,7 @@ def _parse_line(app: LedgerApp, number: int, text: str) -> ImportedEvent:
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(number, "missing or malformed fields") from None
     try:
-        app.mapper.to_domain_event(stored)
+        mapper.to_domain_event(stored)
     except Exception:  # an unknown topic or an undecodable state: both refuse the file
         raise _fail(number, f"unknown topic or undecodable state ({stored.topic})") from None
     expected = link(
@@ -126,11 +126,15 @@ def _parse_line(app: LedgerApp, number: int, text: str) -> ImportedEvent:
     return event
 
 
-def read_export(app: LedgerApp, handle: IO[str]) -> list[ImportedEvent]:
+def read_export(handle: IO[str]) -> list[ImportedEvent]:
+    """Every line checked before any ledger is opened, so a bad file creates nothing."""
+    from infra.store.transcoder import OrjsonTranscoder
+
+    mapper: Mapper[UUID] = Mapper(transcoder=OrjsonTranscoder())
     events: list[ImportedEvent] = []
     for number, text in enumerate(handle, start=1):
         if text.strip():
-            events.append(_parse_line(app, number, text))
+            events.append(_parse_line(mapper, number, text))
     if not events:
         raise BadInputError("import refused: the file holds no events")
     _check_order(events)

@@ -134,6 +134,14 @@ def test_a_damaged_export_is_refused_whole_and_nothing_is_written(
     assert event_count(env) == 3
 
 
+def test_a_damaged_export_creates_no_ledger(exported: list[str], tmp_path: Path) -> None:
+    env = target(tmp_path)
+    result = import_lines([*exported[:5], "{not json"], env, tmp_path)
+    assert result.code == 2
+    assert not Path(env["RECOVERY_LEDGER_DB"]).exists()
+    assert not Path(env["RECOVERY_LEDGER_KEYS"]).exists()
+
+
 def test_a_different_event_at_the_same_place_is_refused(
     exported: list[str], tmp_path: Path
 ) -> None:
