@@ -132,7 +132,8 @@ def ensure_ledger(events: int, loops: int) -> Path:
         count = build(partial, events, loops)
         for suffix in ("-wal", "-shm"):
             Path(str(partial) + suffix).unlink(missing_ok=True)
-        os.replace(_keys(partial), _keys(ledger)) if _keys(partial).exists() else None
+        if _keys(partial).exists():
+            os.replace(_keys(partial), _keys(ledger))
         os.replace(partial, ledger)
         print(f"built {ledger.name}: {count} events in {time.perf_counter() - started:.0f} s")
     return ledger
