@@ -37,6 +37,11 @@ class Database:
         raise NotImplementedError
         yield
 
+    @contextmanager
+    def ddl(self) -> Iterator[None]:
+        """Around CREATE ... IF NOT EXISTS: nothing to do on SQLite, whose writers queue."""
+        yield
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -89,6 +94,7 @@ class PostgresDatabase(Database):
     def __init__(self, env: dict[str, str]) -> None:
         from infra.store.postgres_setup import connect
 
+        self._env = env
         self._conn = connect(env, schema_path=True)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -112,6 +118,13 @@ class PostgresDatabase(Database):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._conn.transaction():
+            yield
+
+    @contextmanager
+    def ddl(self) -> Iterator[None]:
+        from infra.store.postgres_setup import ddl_serialized
+
+        with ddl_serialized(self._conn, self._env):
             yield
 
     def close(self) -> None:

@@ -49,8 +49,9 @@ class ProjectionStore:
     def __init__(self, app: LedgerApp, database: Database | None = None) -> None:
         self.app = app
         self.db = database or open_database(app.location)
-        for statement in create_statements():
-            self.db.execute(statement)
+        with self.db.ddl():
+            for statement in create_statements():
+                self.db.execute(statement)
 
     def close(self) -> None:
         self.db.close()

@@ -197,15 +197,24 @@ class LedgerApp(Application[UUID]):
 
 def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> LedgerApp:
     """Open (and for SQLite, when ``create``, make) the ledger; refuse a foreign file."""
-    from infra.errors import LedgerUnreadableError
+    from contextlib import nullcontext
+
     from infra.store.location import check_sqlite_file
 
     if location.path is not None:
         check_sqlite_file(location.path, create=create)
+        setup: Any = nullcontext()
     else:
-        from infra.store.postgres_setup import ensure_schema
+        from infra.store.postgres_setup import schema_ready
 
-        ensure_schema(location.library_env())
+        setup = schema_ready(location.library_env())
+    with setup:  # on PostgreSQL, constructing the app creates tables: one opener at a time
+        return _construct(location, keys)
+
+
+def _construct(location: LedgerLocation, keys: KeyStore) -> LedgerApp:
+    from infra.errors import LedgerUnreadableError
+
     try:
         return LedgerApp(location, keys)
     except Exception as error:  # the library raises many kinds for a bad database

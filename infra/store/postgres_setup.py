@@ -3,6 +3,9 @@ tables in it."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from infra.errors import LedgerError, LedgerUnreadableError
@@ -32,10 +35,32 @@ def connect(env: dict[str, str], *, schema_path: bool = False) -> Any:
         raise LedgerUnreadableError(f"cannot reach the PostgreSQL ledger: {first}") from None
 
 
-def ensure_schema(env: dict[str, str]) -> None:
-    schema = env.get("POSTGRES_SCHEMA")
-    if not schema:
-        return
+def ddl_lock_key(env: dict[str, str]) -> int:
+    """The advisory lock that creating the ledger's schema, tables and indexes takes."""
+    schema = env.get("POSTGRES_SCHEMA") or "public"
+    digest = hashlib.sha256(f"recovery-ledger:ddl:{env['POSTGRES_DBNAME']}:{schema}".encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def ddl_serialized(conn: Any, env: dict[str, str]) -> Iterator[None]:
+    """Run the caller's CREATE ... IF NOT EXISTS statements one opener at a time.
+
+    PostgreSQL's IF NOT EXISTS does not make concurrent DDL safe: two processes opening
+    the same ledger at once fail with "tuple concurrently updated" (seen in the race test of
+    two registrations)."""
+    key = ddl_lock_key(env)
+    conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+@contextmanager
+def schema_ready(env: dict[str, str]) -> Iterator[None]:
+    """The ledger's schema exists, and no other process creates tables in it until the
+    block (which constructs the application, and so its tables) is over."""
     try:
         import psycopg
         from psycopg import sql
@@ -43,9 +68,14 @@ def ensure_schema(env: dict[str, str]) -> None:
         raise LedgerError(
             "PostgreSQL support is not installed: pip install 'recovery-ledger[postgres]'"
         ) from None
-    with connect(env) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        except psycopg.Error as error:
-            first = str(error).strip().splitlines()[0]
-            raise LedgerUnreadableError(f"cannot create the ledger's schema: {first}") from None
+    schema = env.get("POSTGRES_SCHEMA")
+    with connect(env) as conn, ddl_serialized(conn, env):
+        if schema:
+            try:
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            except psycopg.Error as error:
+                first = str(error).strip().splitlines()[0]
+                raise LedgerUnreadableError(f"cannot create the ledger's schema: {first}") from None
+        yield

@@ -64,7 +64,10 @@ def _race(
     deadline = time.monotonic() + 30
     while len(list(barrier.glob("ready-*"))) < len(processes):
         assert time.monotonic() < deadline, "writers never reached the barrier"
-        assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+        assert all(p.poll() is None for p in processes), [
+            (p.returncode, p.stderr.read() if p.stderr and p.poll() is not None else None)
+            for p in processes
+        ]
         time.sleep(0.01)
     (barrier / "go").touch()
     results = []
@@ -126,3 +129,47 @@ def test_two_registrations_of_the_same_loop_at_once_record_one(
     listing = run_cli("loops", "--json", env=ledger.env()).json()
     assert isinstance(listing, dict)
     assert sorted(row["loop_id"] for row in listing["loops"]) == ["other", "twin"]
+
+
+@pytest.mark.postgres
+def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """CREATE ... IF NOT EXISTS is not safe under concurrency in PostgreSQL ("tuple
+    concurrently updated"): hosts of a fleet starting together must not fail on it."""
+    import os
+    import uuid
+
+    from tests.conftest import PG_DSN_BASE, drop_schema, require_postgres
+
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "RECOVERY_LEDGER_DB": f"{PG_DSN_BASE}?schema={schema}",
+    }
+    try:
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.cli",
+                    "loops",
+                    "--json",
+                    "--keys",
+                    str(tmp_path / f"keys-{i}"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
+            for i in range(8)
+        ]
+        results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in processes]
+        assert [code for code, _ in results] == [0] * 8, results
+    finally:
+        drop_schema(schema)
