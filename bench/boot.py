@@ -25,10 +25,27 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 BOOT_IMPORTS = (
-    "import infra.cli.main, infra.cli.parser, infra.cli.context, infra.cli.boot_command, "
-    "infra.store.app, infra.boot_service, infra.boot_wiring, infra.boot_report, "
-    "infra.cloud_client, infra.pop_signer, infra.liveness, infra.runner_jwt, "
-    "infra.url_policy, infra.locking, eventsourcing.sqlite"
+    "import "
+    + ", ".join(
+        f"recovery_ledger.infra.{name}"
+        for name in (
+            "cli.main",
+            "cli.parser",
+            "cli.context",
+            "cli.boot_command",
+            "store.app",
+            "boot.service",
+            "boot.wiring",
+            "boot.report",
+            "cloud.client",
+            "crypto.pop_signer",
+            "boot.liveness",
+            "cloud.runner_jwt",
+            "cloud.url_policy",
+            "boot.lock",
+        )
+    )
+    + ", eventsourcing.sqlite"
 )
 
 
@@ -42,11 +59,11 @@ def _env(ledger: Path) -> dict[str, str]:
 
 
 def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
-    from infra.host import host_id
-    from infra.keystore import KeyStore
-    from infra.liveness import process_start_time
-    from infra.store.app import open_ledger
-    from infra.store.location import resolve_location
+    from recovery_ledger.infra.boot.host import host_id
+    from recovery_ledger.infra.boot.liveness import process_start_time
+    from recovery_ledger.infra.crypto.keystore import KeyStore
+    from recovery_ledger.infra.store.app import open_ledger
+    from recovery_ledger.infra.store.location import resolve_location
 
     ledger = directory / "ledger.sqlite"
     keys = Path(str(ledger) + ".keys")
@@ -86,7 +103,7 @@ def _time(argv: list[str], env: dict[str, str]) -> float:
 
 
 def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) -> None:
-    from infra.refcloud import ReferenceCloud
+    from recovery_ledger.infra.refcloud import ReferenceCloud
 
     with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
         ledger, runners = _prepare(Path(tmp), cloud, loops)
@@ -94,7 +111,7 @@ def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) 
         argv = [
             sys.executable,
             "-m",
-            "infra.cli",
+            "recovery_ledger",
             "boot",
             "--json",
             "--cloud",
@@ -119,12 +136,12 @@ def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) 
 
 
 def bench_cold_start(repeat: int) -> None:
-    from infra.refcloud import ReferenceCloud
+    from recovery_ledger.infra.refcloud import ReferenceCloud
 
     with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
         ledger, runners = _prepare(Path(tmp), cloud, 20)
         env = _env(ledger)
-        boot = [sys.executable, "-m", "infra.cli", "boot", "--json", "--cloud", cloud.url]
+        boot = [sys.executable, "-m", "recovery_ledger", "boot", "--json", "--cloud", cloud.url]
         bare = [sys.executable, "-c", BOOT_IMPORTS]
         python = [sys.executable, "-c", "pass"]
         _check_examines(boot, env, 20)

@@ -43,9 +43,9 @@ HEARTBEAT_EVERY = 10  # one loop in ten: 401, PoP heartbeat, 503, kept conservat
 
 
 def _open(ledger: Path, *, create: bool) -> Any:
-    from infra.keystore import KeyStore
-    from infra.store.app import open_ledger
-    from infra.store.location import resolve_location
+    from recovery_ledger.infra.crypto.keystore import KeyStore
+    from recovery_ledger.infra.store.app import open_ledger
+    from recovery_ledger.infra.store.location import resolve_location
 
     return open_ledger(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
 
@@ -60,9 +60,13 @@ def build(ledger: Path, events: int, loops: int) -> int:
 
     import jwt
 
-    from domain.boot import Boot
-    from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
-    from domain.policies import LoopFacts, decide_v3_pop_guarded
+    from recovery_ledger.domain.boot import Boot
+    from recovery_ledger.domain.observations import (
+        HeartbeatAnswer,
+        LivenessObservation,
+        StatusAnswer,
+    )
+    from recovery_ledger.domain.policies import LoopFacts, decide_v3_pop_guarded
 
     app = _open(ledger, create=True)
     token = jwt.encode({"jti": "bench", "exp": 4_000_000_000}, "k" * 32, algorithm="HS256")
@@ -149,7 +153,7 @@ def _peak_rss_mb() -> float:
 
 
 def measure_rebuild(ledger: Path) -> dict[str, float]:
-    from infra.projection_store.store import ProjectionStore
+    from recovery_ledger.infra.projection_store.store import ProjectionStore
 
     app = _open(ledger, create=False)
     store = ProjectionStore(app)
@@ -185,18 +189,18 @@ def _preload() -> None:
     benchmark's business (bench/boot.py), not this one's."""
     import eventsourcing.sqlite  # noqa: F401
 
-    import infra.cli.read_commands
-    import infra.projection_store.store
-    import infra.store.app  # noqa: F401
-    import projections.audit
-    import projections.replay  # noqa: F401
+    import recovery_ledger.infra.cli.read_commands
+    import recovery_ledger.infra.projection_store.store
+    import recovery_ledger.infra.store.app
+    import recovery_ledger.projections.audit
+    import recovery_ledger.projections.replay  # noqa: F401
 
 
 def _run_cli_in_process(argv: list[str]) -> float:
     import contextlib
     import io
 
-    from infra.cli.main import run
+    from recovery_ledger.infra.cli.main import run
 
     _preload()
 
@@ -224,7 +228,7 @@ def measure_raw_loop(ledger: Path, loop_id: str) -> dict[str, float]:
 
     import orjson
 
-    from domain.loop import loop_aggregate_id
+    from recovery_ledger.domain.loop import loop_aggregate_id
 
     conn = sqlite3.connect(ledger)
     started = time.perf_counter()

@@ -28,9 +28,9 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from domain.loop import Loop, SealedToken
-from domain.observations import LivenessObservation, StatusAnswer
-from infra.store.transcoder import OrjsonTranscoder
+from recovery_ledger.domain.loop import Loop, SealedToken
+from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
+from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 
 class BytesAsBase64(Transcoding):

@@ -17,14 +17,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import (
+from recovery_ledger.domain.errors import (
     HeartbeatAlreadyPostedError,
     HeartbeatNotBegunError,
     LoopAlreadyFinalizedError,
     NoRevivalInBootError,
     NoTokenError,
 )
-from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 
 # Never change: aggregate ids are derived from it, so old ledgers find their loops.
 LOOP_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://recovery-ledger.dev/ns/loop")

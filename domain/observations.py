@@ -13,7 +13,7 @@ from typing import Final, Literal
 Provenance = Literal["desktop_managed", "user_created"]
 PROVENANCES: Final = ("desktop_managed", "user_created")
 
-# CONTRACT section 2: the statuses the cloud may report; any other is unrecognized.
+# docs/contract.md section 2: the statuses the cloud may report; any other is unrecognized.
 CLOUD_STATUSES: Final = ("active", "timed_out", "completed", "cancelled", "failed")
 
 ErrorKind = Literal["timeout", "network", "malformed", "unrecognized_status"]
@@ -26,7 +26,7 @@ class LivenessObservation:
 
     ``reason`` is a short machine word: ``running`` (pid exists, start time
     matches), ``no_such_process``, ``pid_reused`` (start time differs),
-    ``zombie_process`` or ``access_denied`` (alive by rule, CONTRACT 4.1).
+    ``zombie_process`` or ``access_denied`` (alive by rule, docs/contract.md section 4.1).
     """
 
     alive: bool

@@ -1,4 +1,4 @@
-"""The boot decision table (CONTRACT section 4), one pure function per policy.
+"""The boot decision table (docs/contract.md section 4), one pure function per policy.
 
 A policy maps what a boot observed for one loop to a ``Decision``. It is called
 twice in a boot: once without a heartbeat answer (it may ask to post one), and,
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 
 Classification = Literal["active", "terminal", "pop_fallback", "transient"]
 ReattachMode = Literal["confirmed", "conservative", "revived"]

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from projections.rows import BootRow, DecisionRow
-from projections.zombies import Finding
+from recovery_ledger.projections.rows import BootRow, DecisionRow
+from recovery_ledger.projections.zombies import Finding
 
 # Stable, documented (docs/read-side.md): a spreadsheet or a SQL engine may rely on them.
 CSV_COLUMNS = (

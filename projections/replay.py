@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.observations import HeartbeatAnswer, StatusAnswer
-from domain.policies import Decision, LoopFacts, get_policy
-from projections.rows import DecisionRow
+from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.policies import Decision, LoopFacts, get_policy
+from recovery_ledger.projections.rows import DecisionRow
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Zombie findings (CONTRACT section 6), each a pure function of one decision row.
+"""Zombie findings (docs/contract.md section 6), each a pure function of one decision row.
 
 A finding names the events that prove it (``evidence``: ``Event:aggregate/version@position``).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from projections.rows import DecisionRow
+from recovery_ledger.projections.rows import DecisionRow
 
 ALIVE_LAST_WORDS = frozenset({"status:active", "heartbeat:revived"})
 FINDING_KINDS = (

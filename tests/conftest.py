@@ -104,7 +104,7 @@ def run_cli(
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     full_env.pop("RECOVERY_LEDGER_DEBUG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "recovery_ledger", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -11,12 +11,16 @@ import asyncio
 import os
 import sys
 
-from infra.cli.context import CommandContext
-from infra.errors import BadInputError
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.errors import BadInputError
 
 
 def _cloud_url(option: str | None) -> str | None:
-    from infra.url_policy import BadCloudUrl, InsecureCloudUrl, check_cloud_url
+    from recovery_ledger.infra.cloud.url_policy import (
+        BadCloudUrl,
+        InsecureCloudUrl,
+        check_cloud_url,
+    )
 
     value = option or os.environ.get("RECOVERY_LEDGER_CLOUD_URL")
     if not value:
@@ -36,7 +40,7 @@ def _check_numbers(args: object) -> None:
 
 
 def cmd_boot(ctx: CommandContext) -> int:
-    from domain.policies import UnknownPolicyError, get_policy
+    from recovery_ledger.domain.policies import UnknownPolicyError, get_policy
 
     args = ctx.args
     try:
@@ -46,13 +50,13 @@ def cmd_boot(ctx: CommandContext) -> int:
     _check_numbers(args)
     cloud_url = _cloud_url(args.cloud)
 
-    from infra.boot_wiring import load_pop_key, resolve_pop_key_path
-    from infra.locking import boot_lock
+    from recovery_ledger.infra.boot.lock import boot_lock
+    from recovery_ledger.infra.boot.wiring import load_pop_key, resolve_pop_key_path
 
     pop_key = load_pop_key(resolve_pop_key_path(args.pop_key, ctx.keys_dir))
     if pop_key.reason == "world_readable":
         sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
-    from infra.host import host_id
+    from recovery_ledger.infra.boot.host import host_id
 
     this_host = host_id(ctx.keys_dir)
     with boot_lock(ctx.location, this_host):
@@ -64,10 +68,10 @@ def cmd_boot(ctx: CommandContext) -> int:
         open_loops = [loop for loop in loops if not loop.is_finalized]
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
-    from infra.boot_report import boot_document, boot_lines
+    from recovery_ledger.infra.boot.report import boot_document, boot_lines
 
     if ctx.json:
-        from infra.cli.output import emit_json
+        from recovery_ledger.infra.cli.output import emit_json
 
         emit_json(boot_document(result))
     else:
@@ -76,10 +80,10 @@ def cmd_boot(ctx: CommandContext) -> int:
 
 
 async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-untyped-def]
-    from infra.boot_service import BootService, BootSettings
-    from infra.boot_wiring import PsutilProbe, SystemClock, TerminalProgress
-    from infra.host import host_id, host_name
-    from infra.version import __version__
+    from recovery_ledger.infra.boot.host import host_id, host_name
+    from recovery_ledger.infra.boot.service import BootService, BootSettings
+    from recovery_ledger.infra.boot.wiring import PsutilProbe, SystemClock, TerminalProgress
+    from recovery_ledger.infra.version import __version__
 
     args = ctx.args
     settings = BootSettings(
@@ -95,7 +99,7 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    from infra.integrity.checkpoints import record_checkpoint
+    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
     def service(cloud):  # type: ignore[no-untyped-def]
         return BootService(
@@ -113,7 +117,7 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     try:
         if not open_loops:  # nothing to ask the cloud: no client, no httpx import
             return await service(None).run()
-        from infra.cloud_client import CloudClient
+        from recovery_ledger.infra.cloud.client import CloudClient
 
         async with CloudClient(
             cloud_url,

@@ -10,13 +10,13 @@ import contextlib
 import sys
 import threading
 
-from infra.cli.context import CommandContext
-from infra.errors import BadInputError
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.errors import BadInputError
 
 
 def cmd_cloud_serve(ctx: CommandContext) -> int:
-    from infra.refcloud import ReferenceCloud
-    from infra.url_policy import is_loopback_host
+    from recovery_ledger.infra.cloud.url_policy import is_loopback_host
+    from recovery_ledger.infra.refcloud import ReferenceCloud
 
     if not is_loopback_host(ctx.args.host):
         raise BadInputError("the reference cloud serves loopback only (127.0.0.1, ::1, localhost)")

@@ -6,8 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from infra.keystore import KeyStore
-from infra.store.location import LedgerLocation, resolve_location
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
 
 
 class CommandContext:
@@ -22,6 +22,6 @@ class CommandContext:
         self.json: bool = bool(args.json)
 
     def open(self, *, create: bool = False):
-        from infra.store.app import open_ledger
+        from recovery_ledger.infra.store.app import open_ledger
 
         return open_ledger(self.location, self.keys, create=create)

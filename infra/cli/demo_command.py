@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.cli.context import CommandContext
-from infra.errors import BadInputError
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.errors import BadInputError
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,9 @@ def _start_runner() -> subprocess.Popen[bytes]:
 
 
 def cmd_demo(ctx: CommandContext) -> int:
-    from infra.cli.main import run
-    from infra.demo_keys import write_managed_key
-    from infra.refcloud import ReferenceCloud
+    from recovery_ledger.infra.cli.main import run
+    from recovery_ledger.infra.refcloud import ReferenceCloud
+    from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
 
     directory = _demo_dir(ctx.args.dir)
     ledger = str(directory / "ledger.sqlite")
@@ -174,7 +174,7 @@ def cmd_demo(ctx: CommandContext) -> int:
 def _print_decisions(boot_json: str) -> None:
     import orjson
 
-    from infra.cli.output import emit_table
+    from recovery_ledger.infra.cli.output import emit_table
 
     document = orjson.loads(boot_json)
     rows = []

@@ -1,8 +1,8 @@
-"""CONTRACT section 5: the one place where failures become exit codes."""
+"""docs/contract.md section 5: the one place where failures become exit codes."""
 
 from __future__ import annotations
 
-from infra.errors import (
+from recovery_ledger.infra.errors import (
     BadInputError,
     LedgerBusyError,
     LedgerError,

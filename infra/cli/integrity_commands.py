@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from infra.cli.context import CommandContext
-from infra.cli.exit_codes import UNREADABLE
-from infra.cli.output import emit_json
-from infra.errors import BadInputError
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.cli.exit_codes import UNREADABLE
+from recovery_ledger.infra.cli.output import emit_json
+from recovery_ledger.infra.errors import BadInputError
 
 
 def cmd_verify(ctx: CommandContext) -> int:
-    from infra.integrity.verify import verify_ledger
+    from recovery_ledger.infra.integrity.verify import verify_ledger
 
     report = verify_ledger(ctx.open())
     if ctx.json:
@@ -49,8 +49,8 @@ def cmd_verify(ctx: CommandContext) -> int:
 
 
 def cmd_export(ctx: CommandContext) -> int:
-    from domain.loop import loop_aggregate_id
-    from infra.integrity.transfer import export_lines
+    from recovery_ledger.domain.loop import loop_aggregate_id
+    from recovery_ledger.infra.integrity.transfer import export_lines
 
     app = ctx.open()
     aggregate = None
@@ -65,8 +65,8 @@ def cmd_export(ctx: CommandContext) -> int:
 
 
 def cmd_import(ctx: CommandContext) -> int:
-    from infra.integrity.checkpoints import record_checkpoint
-    from infra.integrity.transfer import import_events, read_export
+    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
+    from recovery_ledger.infra.integrity.transfer import import_events, read_export
 
     try:
         handle = open(ctx.args.file, encoding="utf-8")  # noqa: SIM115 - closed below

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.loop import Loop
-from infra.cli.context import CommandContext
-from infra.cli.output import emit_json, emit_table, iso
-from infra.cli.stdin_token import read_token_from_stdin
-from infra.errors import BadInputError
-from projections.rows import LoopRow
+from recovery_ledger.domain.loop import Loop
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.cli.stdin_token import read_token_from_stdin
+from recovery_ledger.infra.errors import BadInputError
+from recovery_ledger.projections.rows import LoopRow
 
 
 def _token_view(loop: Loop) -> dict[str, Any] | None:
@@ -47,9 +47,9 @@ def _parse_pid(text: str) -> int:
 
 
 def cmd_loop_register(ctx: CommandContext) -> int:
-    from infra.host import host_id
-    from infra.liveness import process_start_time
-    from infra.runner_jwt import MalformedToken, parse_runner_token
+    from recovery_ledger.infra.boot.host import host_id
+    from recovery_ledger.infra.boot.liveness import process_start_time
+    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
 
     args = ctx.args
     loop_id = _loop_id(args.loop)
@@ -79,7 +79,7 @@ def cmd_loop_register(ctx: CommandContext) -> int:
 
 
 def cmd_loop_token(ctx: CommandContext) -> int:
-    from infra.runner_jwt import MalformedToken
+    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken
 
     token = read_token_from_stdin()
     app = ctx.open()
@@ -137,7 +137,7 @@ def loop_row_view(row: LoopRow) -> dict[str, Any]:
 
 def cmd_loops(ctx: CommandContext) -> int:
     """Current state of every loop, from the loop-state projection (caught up first)."""
-    from infra.projection_store.store import caught_up
+    from recovery_ledger.infra.projection_store.store import caught_up
 
     views = [loop_row_view(row) for row in caught_up(ctx.open()).loops()]
     if ctx.json:
@@ -163,7 +163,7 @@ def cmd_loops(ctx: CommandContext) -> int:
 
 
 def _check_provenance(provenance: str) -> None:
-    from domain.observations import PROVENANCES
+    from recovery_ledger.domain.observations import PROVENANCES
 
     if provenance not in PROVENANCES:
         raise BadInputError(
@@ -180,7 +180,7 @@ def _loop_id(text: str) -> str:
 def _checkpoint(app: object) -> None:
     """Every write command ends with a signed checkpoint, so the chain's newest tail is
     always covered, and the witness outside the ledger moves with it."""
-    from infra.integrity.checkpoints import record_checkpoint
+    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
     record_checkpoint(app)  # type: ignore[arg-type]
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
-from infra.errors import LedgerError
+from recovery_ledger.infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
+from recovery_ledger.infra.errors import LedgerError
 
 
 def _fail(message: str) -> None:
@@ -18,13 +18,13 @@ def _fail(message: str) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     # Every file the ledger creates (database, WAL, keys) is private from birth.
     os.umask(0o077)
-    from infra.cli.parser import build_parser
+    from recovery_ledger.infra.cli.parser import build_parser
 
     try:
         args = build_parser().parse_args(argv)
         module_name, _, function_name = args.handler.partition(":")
         handler = getattr(import_module(module_name), function_name)
-        from infra.cli.context import CommandContext
+        from recovery_ledger.infra.cli.context import CommandContext
 
         code: int = handler(CommandContext(args))
         return code

@@ -1,4 +1,4 @@
-"""The command line of CONTRACT section 5. Options go after the subcommand, in any order.
+"""The command line of docs/contract.md section 5. Options go after the subcommand, in any order.
 
 Each subcommand names its handler as "module:function"; the module is imported
 only when that subcommand runs, so ``boot`` never pays for ``audit``'s imports.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from infra.errors import BadInputError
+from recovery_ledger.infra.errors import BadInputError
 
 POLICY_CHOICES = ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded")
 
@@ -48,7 +48,7 @@ def build_parser() -> OneLineParser:
     root = OneLineParser(
         prog="recovery-ledger", description="Event-sourced boot recovery ledger for agent loops."
     )
-    from infra.version import __version__
+    from recovery_ledger.infra.version import __version__
 
     root.add_argument("--version", action="version", version=__version__)
     commands = root.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -60,7 +60,7 @@ def build_parser() -> OneLineParser:
     p = _sub(
         loop_commands,
         "register",
-        "infra.cli.loop_commands:cmd_loop_register",
+        "recovery_ledger.infra.cli.loop_commands:cmd_loop_register",
         "record a new loop; the runner token comes on stdin",
     )
     p.add_argument("--loop", required=True, metavar="ID")
@@ -71,14 +71,14 @@ def build_parser() -> OneLineParser:
     p = _sub(
         loop_commands,
         "token",
-        "infra.cli.loop_commands:cmd_loop_token",
+        "recovery_ledger.infra.cli.loop_commands:cmd_loop_token",
         "record a token the host obtained while running; token on stdin",
     )
     p.add_argument("--loop", required=True, metavar="ID")
     p = _sub(
         loop_commands,
         "finalize",
-        "infra.cli.loop_commands:cmd_loop_finalize",
+        "recovery_ledger.infra.cli.loop_commands:cmd_loop_finalize",
         "record that the host ended the loop itself",
     )
     p.add_argument("--loop", required=True, metavar="ID")
@@ -87,7 +87,7 @@ def build_parser() -> OneLineParser:
     p = _sub(
         commands,
         "boot",
-        "infra.cli.boot_command:cmd_boot",
+        "recovery_ledger.infra.cli.boot_command:cmd_boot",
         "decide, for every open loop, to reattach, revive or finalize",
     )
     p.add_argument("--cloud", metavar="URL", help="cloud base URL (env RECOVERY_LEDGER_CLOUD_URL)")
@@ -126,27 +126,40 @@ def build_parser() -> OneLineParser:
     p = _sub(
         token_commands,
         "get",
-        "infra.cli.loop_commands:cmd_token_get",
+        "recovery_ledger.infra.cli.loop_commands:cmd_token_get",
         "print the loop's current runner token (the only command that prints one)",
     )
     p.add_argument("--loop", required=True, metavar="ID")
 
-    _sub(commands, "loops", "infra.cli.loop_commands:cmd_loops", "current state of every loop")
+    _sub(
+        commands,
+        "loops",
+        "recovery_ledger.infra.cli.loop_commands:cmd_loops",
+        "current state of every loop",
+    )
 
     p = _sub(
         commands,
         "replay",
-        "infra.cli.read_commands:cmd_replay",
+        "recovery_ledger.infra.cli.read_commands:cmd_replay",
         "the recorded timeline, each decision re-derived",
     )
     p.add_argument("--loop", metavar="ID")
     p.add_argument("--boot", metavar="ID")
     p.add_argument("--policy", metavar="NAME")
 
-    _sub(commands, "zombies", "infra.cli.read_commands:cmd_zombies", "suspected incidents")
+    _sub(
+        commands,
+        "zombies",
+        "recovery_ledger.infra.cli.read_commands:cmd_zombies",
+        "suspected incidents",
+    )
 
     p = _sub(
-        commands, "audit", "infra.cli.read_commands:cmd_audit", "the audit report over a time range"
+        commands,
+        "audit",
+        "recovery_ledger.infra.cli.read_commands:cmd_audit",
+        "the audit report over a time range",
     )
     p.add_argument("--since", metavar="T")
     p.add_argument("--until", metavar="T")
@@ -156,17 +169,20 @@ def build_parser() -> OneLineParser:
     _sub(
         commands,
         "verify",
-        "infra.cli.integrity_commands:cmd_verify",
+        "recovery_ledger.infra.cli.integrity_commands:cmd_verify",
         "check the whole ledger for tampering and gaps",
     )
     p = _sub(
-        commands, "export", "infra.cli.integrity_commands:cmd_export", "write events as JSON Lines"
+        commands,
+        "export",
+        "recovery_ledger.infra.cli.integrity_commands:cmd_export",
+        "write events as JSON Lines",
     )
     p.add_argument("--loop", metavar="ID")
     p = _sub(
         commands,
         "import",
-        "infra.cli.integrity_commands:cmd_import",
+        "recovery_ledger.infra.cli.integrity_commands:cmd_import",
         "read events from a JSON Lines export",
     )
     p.add_argument("file", metavar="FILE")
@@ -178,7 +194,7 @@ def build_parser() -> OneLineParser:
     _sub(
         projection_commands,
         "rebuild",
-        "infra.cli.read_commands:cmd_projections_rebuild",
+        "recovery_ledger.infra.cli.read_commands:cmd_projections_rebuild",
         "drop and rebuild every projection from the events",
     )
 
@@ -189,7 +205,7 @@ def build_parser() -> OneLineParser:
     p = _sub(
         cloud_commands,
         "serve",
-        "infra.cli.cloud_command:cmd_cloud_serve",
+        "recovery_ledger.infra.cli.cloud_command:cmd_cloud_serve",
         "serve the reference cloud on loopback",
     )
     p.add_argument("--port", type=int, default=0)
@@ -198,7 +214,7 @@ def build_parser() -> OneLineParser:
     p = _sub(
         commands,
         "demo",
-        "infra.cli.demo_command:cmd_demo",
+        "recovery_ledger.infra.cli.demo_command:cmd_demo",
         "run a boot against the bundled reference cloud with real runners",
     )
     p.add_argument("--dir", metavar="DIR", help="where to leave the demo ledger")

@@ -6,16 +6,16 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.cli.context import CommandContext
-from infra.cli.output import emit_json, emit_table, iso
-from infra.errors import BadInputError
-from projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
-from projections.replay import ReplayedDecision, Verdict, replay_decision
-from projections.rows import BootRow, DecisionRow
+from recovery_ledger.infra.cli.context import CommandContext
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.errors import BadInputError
+from recovery_ledger.projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
+from recovery_ledger.projections.replay import ReplayedDecision, Verdict, replay_decision
+from recovery_ledger.projections.rows import BootRow, DecisionRow
 
 
 def _store(ctx: CommandContext):  # type: ignore[no-untyped-def]
-    from infra.projection_store.store import caught_up
+    from recovery_ledger.infra.projection_store.store import caught_up
 
     return caught_up(ctx.open())
 
@@ -87,7 +87,7 @@ def _boot_view(boot: BootRow | None, boot_id: str) -> dict[str, Any]:
 
 
 def cmd_replay(ctx: CommandContext) -> int:
-    from domain.policies import UnknownPolicyError, get_policy
+    from recovery_ledger.domain.policies import UnknownPolicyError, get_policy
 
     args = ctx.args
     if args.policy is not None:
@@ -300,7 +300,7 @@ def _print_audit(document: dict[str, Any]) -> None:
 
 
 def cmd_projections_rebuild(ctx: CommandContext) -> int:
-    from infra.projection_store.store import ProjectionStore
+    from recovery_ledger.infra.projection_store.store import ProjectionStore
 
     store = ProjectionStore(ctx.open())
     applied = store.rebuild()

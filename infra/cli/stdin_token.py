@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from infra.errors import BadInputError
+from recovery_ledger.infra.errors import BadInputError
 
 _MAX_TOKEN_BYTES = 16 * 1024
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.files import write_private_file
-from infra.integrity.chain import CHAIN_TABLE, CHECKPOINT_TABLE
-from infra.integrity.signing import CheckpointSigner
-from infra.integrity.sql import LedgerSQL
-from infra.store.app import LedgerApp
+from recovery_ledger.infra.crypto.private_files import write_private_file
+from recovery_ledger.infra.integrity.signing import CheckpointSigner
+from recovery_ledger.infra.integrity.sql import LedgerSQL
+from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE
 
 WITNESS_FILE = "witness.json"
 

@@ -6,8 +6,8 @@ import contextlib
 import hashlib
 from typing import Any
 
-from infra.files import write_private_file
-from infra.keystore import KeyStore
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.crypto.private_files import write_private_file
 
 _FILE = "checkpoint_signing.pem"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.store.app import LedgerApp
+from recovery_ledger.infra.store.app import LedgerApp
 
 
 class LedgerSQL:

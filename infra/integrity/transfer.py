@@ -20,10 +20,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from infra.errors import BadInputError, LedgerBusyError
-from infra.integrity.chain import CHAIN_TABLE, GENESIS, link
-from infra.integrity.sql import LedgerSQL
-from infra.store.app import LedgerApp
+from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
+from recovery_ledger.infra.integrity.sql import LedgerSQL
+from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
 
 PAGE = 5000
 
@@ -128,7 +128,7 @@ def _parse_line(mapper: Mapper[UUID], number: int, text: str) -> ImportedEvent:
 
 def read_export(handle: IO[str]) -> list[ImportedEvent]:
     """Every line checked before any ledger is opened, so a bad file creates nothing."""
-    from infra.store.transcoder import OrjsonTranscoder
+    from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
     mapper: Mapper[UUID] = Mapper(transcoder=OrjsonTranscoder())
     events: list[ImportedEvent] = []

@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.integrity.chain import CHAIN_TABLE, GENESIS, link
-from infra.integrity.checkpoints import Checkpoint, read_witness, recorded_checkpoints
-from infra.integrity.signing import CheckpointSigner
-from infra.integrity.sql import LedgerSQL
-from infra.store.app import LedgerApp
+from recovery_ledger.infra.integrity.checkpoints import (
+    Checkpoint,
+    read_witness,
+    recorded_checkpoints,
+)
+from recovery_ledger.infra.integrity.signing import CheckpointSigner
+from recovery_ledger.infra.integrity.sql import LedgerSQL
+from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
 
 PAGE = 5000
 MAX_REPORTED = 50

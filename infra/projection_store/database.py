@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.location import LedgerLocation
 
 
 class Database:
@@ -92,7 +92,7 @@ class PostgresDatabase(Database):
     placeholder = "%s"
 
     def __init__(self, env: dict[str, str]) -> None:
-        from infra.store.postgres_setup import connect
+        from recovery_ledger.infra.store.postgres_setup import connect
 
         self._env = env
         self._conn = connect(env, schema_path=True)
@@ -122,7 +122,7 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def ddl(self) -> Iterator[None]:
-        from infra.store.postgres_setup import ddl_serialized
+        from recovery_ledger.infra.store.postgres_setup import ddl_serialized
 
         with ddl_serialized(self._conn, self._env):
             yield

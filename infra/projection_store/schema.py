@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from infra.projection_store.codec import column_type
-from projections.rows import BootRow, DecisionRow, LoopRow
-from projections.zombies import Finding
+from recovery_ledger.infra.projection_store.codec import column_type
+from recovery_ledger.projections.rows import BootRow, DecisionRow, LoopRow
+from recovery_ledger.projections.zombies import Finding
 
 TRACKING = "rl_projection_tracking"
 TRACKING_NAME = "read_models"

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from infra.projection_store.codec import from_values, to_values
-from infra.projection_store.database import Database, open_database
-from infra.projection_store.schema import (
+from recovery_ledger.infra.projection_store.codec import from_values, to_values
+from recovery_ledger.infra.projection_store.database import Database, open_database
+from recovery_ledger.infra.projection_store.schema import (
     BOOTS,
     DECISIONS,
     FINDINGS,
@@ -27,8 +27,8 @@ from infra.projection_store.schema import (
     Table,
     create_statements,
 )
-from infra.store.app import LedgerApp
-from projections.rows import (
+from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.projections.rows import (
     BootRow,
     DecisionRow,
     LoopRow,
@@ -38,7 +38,7 @@ from projections.rows import (
     decision_key,
     loop_after,
 )
-from projections.zombies import Finding, findings_for
+from recovery_ledger.projections.zombies import Finding, findings_for
 
 T = TypeVar("T")
 BATCH = 5000

@@ -1,5 +1,5 @@
-"""The reference cloud used by the tests and the demo (CONTRACT section 2, over real HTTP)."""
+"""The reference cloud used by the tests and the demo (docs/contract.md section 2, real HTTP)."""
 
-from infra.refcloud.server import ReferenceCloud
+from recovery_ledger.infra.refcloud.server import ReferenceCloud
 
 __all__ = ["ReferenceCloud"]

@@ -11,9 +11,9 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from infra.jwk import jwk_thumbprint
-from infra.refcloud.faults import Fault
-from infra.refcloud.state import STATUSES, CloudState
+from recovery_ledger.infra.crypto.jwk import jwk_thumbprint
+from recovery_ledger.infra.refcloud.faults import Fault
+from recovery_ledger.infra.refcloud.state import STATUSES, CloudState
 
 _LOOP = re.compile(r"^/admin/loops/(?P<loop_id>[^/]+)(?P<rest>/tokens|/status|/forget)?$")
 _FAULT_FIELDS = set(Fault.__dataclass_fields__)

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from infra.dpop_verifier import ProofRejected, verify_dpop_proof
-from infra.refcloud.faults import Fault
+from recovery_ledger.infra.refcloud.dpop_verifier import ProofRejected, verify_dpop_proof
+from recovery_ledger.infra.refcloud.faults import Fault
 
 if TYPE_CHECKING:
-    from infra.refcloud.server import CloudServer
+    from recovery_ledger.infra.refcloud.server import CloudServer
 
 _LOOP_ROUTE = re.compile(r"^/v1/loops/(?P<loop_id>[^/]+)/(?P<action>status|heartbeat)$")
 _MAX_REQUEST_BODY = 64 * 1024
@@ -57,7 +57,7 @@ class CloudHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
         if path.startswith("/admin/"):
-            from infra.refcloud.admin import handle_admin
+            from recovery_ledger.infra.refcloud.admin import handle_admin
 
             body = self._read_body()
             code, document = handle_admin(self.server.cloud, method, path, body)

@@ -7,10 +7,10 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from infra.jwk import jwk_thumbprint
-from infra.refcloud.faults import Fault
-from infra.refcloud.handler import CloudHandler
-from infra.refcloud.state import CloudState
+from recovery_ledger.infra.crypto.jwk import jwk_thumbprint
+from recovery_ledger.infra.refcloud.faults import Fault
+from recovery_ledger.infra.refcloud.handler import CloudHandler
+from recovery_ledger.infra.refcloud.state import CloudState
 
 
 class CloudServer(ThreadingHTTPServer):

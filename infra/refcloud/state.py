@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.dpop_verifier import JtiReplayCache
-from infra.refcloud.faults import FaultBook
-from infra.refcloud.runner_tokens import IssuedToken, TokenAuthority
+from recovery_ledger.infra.refcloud.dpop_verifier import JtiReplayCache
+from recovery_ledger.infra.refcloud.faults import FaultBook
+from recovery_ledger.infra.refcloud.runner_tokens import IssuedToken, TokenAuthority
 
 STATUSES = ("active", "timed_out", "completed", "cancelled", "failed")
 

@@ -12,15 +12,15 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoder
 
-from domain.boot import Boot
-from domain.errors import LoopRefusal
-from domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
-from domain.observations import PROVENANCES
-from infra.errors import BadInputError, LedgerBusyError
-from infra.keystore import KeyStore
-from infra.sealing import TokenSealer
-from infra.store.location import LedgerLocation
-from infra.store.transcoder import OrjsonTranscoder
+from recovery_ledger.domain.boot import Boot
+from recovery_ledger.domain.errors import LoopRefusal
+from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
+from recovery_ledger.domain.observations import PROVENANCES
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.crypto.sealing import TokenSealer
+from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
+from recovery_ledger.infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500
 
@@ -108,7 +108,7 @@ class LedgerApp(Application[UUID]):
         host_id: str,
         token: str,
     ) -> Loop:
-        from infra.runner_jwt import parse_runner_token
+        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
 
         if provenance not in PROVENANCES:
             raise BadInputError(
@@ -134,7 +134,7 @@ class LedgerApp(Application[UUID]):
         return loop
 
     def record_token(self, loop_id: str, token: str) -> Loop:
-        from infra.runner_jwt import parse_runner_token
+        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
 
         info = parse_runner_token(token)
         loop = self.get_loop(loop_id)
@@ -199,13 +199,13 @@ def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> Le
     """Open (and for SQLite, when ``create``, make) the ledger; refuse a foreign file."""
     from contextlib import nullcontext
 
-    from infra.store.location import check_sqlite_file
+    from recovery_ledger.infra.store.location import check_sqlite_file
 
     if location.path is not None:
         check_sqlite_file(location.path, create=create)
         setup: Any = nullcontext()
     else:
-        from infra.store.postgres_setup import schema_ready
+        from recovery_ledger.infra.store.postgres_setup import schema_ready
 
         setup = schema_ready(location.library_env())
     with setup:  # on PostgreSQL, constructing the app creates tables: one opener at a time
@@ -213,7 +213,7 @@ def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> Le
 
 
 def _construct(location: LedgerLocation, keys: KeyStore) -> LedgerApp:
-    from infra.errors import LedgerUnreadableError
+    from recovery_ledger.infra.errors import LedgerUnreadableError
 
     try:
         return LedgerApp(location, keys)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from infra.errors import BadInputError, LedgerUnreadableError
+from recovery_ledger.infra.errors import BadInputError, LedgerUnreadableError
 
 APP_DIR_NAME = "recovery-ledger"
 DEFAULT_LEDGER_NAME = "ledger.sqlite"
@@ -58,7 +58,7 @@ class LedgerLocation:
                 "SQLITE_DBNAME": str(self.path),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 "APPLICATION_RECORDER_TOPIC": (
-                    "infra.store.recorders:ChainedSQLiteApplicationRecorder"
+                    "recovery_ledger.infra.store.recorders:ChainedSQLiteApplicationRecorder"
                 ),
             }
         return _postgres_env(self.dsn or "")
@@ -91,7 +91,7 @@ def _postgres_env(dsn: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": (
-            "infra.store.postgres_recorders:ChainedPostgresApplicationRecorder"
+            "recovery_ledger.infra.store.postgres_recorders:ChainedPostgresApplicationRecorder"
         ),
     }
     schema = (query.get("schema") or [os.environ.get("POSTGRES_SCHEMA", "")])[0]

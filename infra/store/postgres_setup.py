@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from infra.errors import LedgerError, LedgerUnreadableError
+from recovery_ledger.infra.errors import LedgerError, LedgerUnreadableError
 
 
 def connect(env: dict[str, str], *, schema_path: bool = False) -> Any:

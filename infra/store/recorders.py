@@ -12,7 +12,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from infra.integrity.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
 
 CHECKPOINT_COLUMNS = (
     "seq INTEGER PRIMARY KEY, position INTEGER NOT NULL, event_count INTEGER NOT NULL, "

@@ -1,5 +1,5 @@
 """End to end: the real command line against the reference cloud over real sockets, with real
-runner processes. One test per row of CONTRACT section 4 (and the heartbeat table)."""
+runner processes. One test per row of docs/contract.md section 4 (and the heartbeat table)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from infra.demo_keys import write_managed_key
-from infra.refcloud import ReferenceCloud
-from tests.conftest import REPO, CliResult, Ledger, run_cli
+from recovery_ledger.infra.refcloud import ReferenceCloud
+from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
+
+from ..conftest import REPO, CliResult, Ledger, run_cli
 
 
 @dataclass
@@ -267,7 +268,7 @@ def test_boot_killed_while_its_heartbeat_is_in_flight_is_completed_by_the_next(
         [
             sys.executable,
             "-m",
-            "infra.cli",
+            "recovery_ledger",
             "boot",
             "--json",
             "--cloud",
@@ -298,7 +299,7 @@ def test_a_second_boot_while_one_runs_exits_3_and_writes_nothing(world: World) -
     world.add("L")
     world.cloud.inject_fault("L", endpoint="status", latency=30, times=1)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "boot", "--cloud", world.cloud.url],
+        [sys.executable, "-m", "recovery_ledger", "boot", "--cloud", world.cloud.url],
         env={**__import__("os").environ, "PYTHONPATH": str(REPO), **world.ledger.env()},
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -9,15 +9,15 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
-from tests.e2e.test_boot_e2e import World, world  # noqa: F401 - the fixture
+from ..conftest import REPO
+from ..e2e.test_boot_e2e import World, world  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
 
 def _boot(world: World, stderr: int) -> subprocess.Popen[bytes]:  # noqa: F811
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "boot", "--json", "--cloud", world.cloud.url],
+        [sys.executable, "-m", "recovery_ledger", "boot", "--json", "--cloud", world.cloud.url],
         stdout=subprocess.PIPE,
         stderr=stderr,
         env={**os.environ, "PYTHONPATH": str(REPO), **world.ledger.env()},

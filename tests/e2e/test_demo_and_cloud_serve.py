@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import REPO, run_cli
+from ..conftest import REPO, run_cli
 
 
 def test_demo_boot_revives_the_live_stale_loop_and_never_the_dead_one(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
 
 def test_cloud_serve_prints_its_url_and_answers_the_contract(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "cloud", "serve", "--port", "0"],
+        [sys.executable, "-m", "recovery_ledger", "cloud", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_store import make_token
+from ..integration.test_store import make_token
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, Ledger, event_count
-from tests.integration.test_store import make_token
+from ..conftest import CliResult, Ledger, event_count
+from ..integration.test_store import make_token
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +182,7 @@ def test_a_finalized_loop_refuses_everything_but_reading(
 
 
 def test_reading_commands_on_a_missing_ledger_exit_4_and_create_nothing(tmp_path: Path) -> None:
-    from tests.conftest import run_cli
+    from ..conftest import run_cli
 
     missing = tmp_path / "nowhere.sqlite"
     for args in (("loops",), ("token", "get", "--loop", "x"), ("verify",)):
@@ -200,7 +200,7 @@ def test_reading_commands_on_a_missing_ledger_exit_4_and_create_nothing(tmp_path
 def test_an_unreachable_postgresql_ledger_exits_4_with_one_line(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    from tests.conftest import run_cli
+    from ..conftest import run_cli
 
     dsn = "postgresql://postgres@127.0.0.1:1/test?schema=nowhere"  # nothing listens on port 1
     result = run_cli(*args, "--ledger", dsn, "--keys", str(tmp_path / "keys"))

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from projections.audit import CSV_COLUMNS
-from tests.conftest import CliResult, Ledger, run_cli
-from tests.e2e.test_boot_e2e import World, outcome, world  # noqa: F401 - the fixture
-from tests.integration.ledger_builder import build_ledger
+from recovery_ledger.projections.audit import CSV_COLUMNS
+
+from ..conftest import CliResult, Ledger, run_cli
+from ..e2e.test_boot_e2e import World, outcome, world  # noqa: F401 - the fixture
+from ..integration.ledger_builder import build_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -198,10 +199,10 @@ def test_audit_by_host(demo: Path) -> None:
 
 
 def _tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
-    from infra.keystore import KeyStore
-    from infra.projection_store.store import ProjectionStore
-    from infra.store.app import open_ledger
-    from infra.store.location import resolve_location
+    from recovery_ledger.infra.crypto.keystore import KeyStore
+    from recovery_ledger.infra.projection_store.store import ProjectionStore
+    from recovery_ledger.infra.store.app import open_ledger
+    from recovery_ledger.infra.store.location import resolve_location
 
     app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     store = ProjectionStore(app)

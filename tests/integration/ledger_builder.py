@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.demo_keys import write_managed_key
-from infra.refcloud import ReferenceCloud
-from tests.conftest import run_cli
+from recovery_ledger.infra.refcloud import ReferenceCloud
+from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
+
+from ..conftest import run_cli
 
 
 def build_ledger(ledger_arg: str, keys_dir: Path) -> None:

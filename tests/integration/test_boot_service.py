@@ -13,13 +13,13 @@ from pathlib import Path
 import jwt
 import pytest
 
-from domain.loop import Loop
-from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
-from infra.boot_ports import PopKey
-from infra.boot_service import BootResult, BootService, BootSettings
-from infra.keystore import KeyStore
-from infra.store.app import LedgerApp, open_ledger
-from infra.store.location import resolve_location
+from recovery_ledger.domain.loop import Loop
+from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.infra.boot.ports import PopKey
+from recovery_ledger.infra.boot.service import BootResult, BootService, BootSettings
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.store.app import LedgerApp, open_ledger
+from recovery_ledger.infra.store.location import resolve_location
 
 
 def runner_token(jti: str | None = None, ttl_s: int = 3600) -> str:
@@ -108,7 +108,7 @@ def setup(tmp_path: Path):
     arg = str(tmp_path / "ledger.sqlite")
     keys = KeyStore(tmp_path / "keys")
     location = resolve_location(arg)
-    from infra.store.location import check_sqlite_file
+    from recovery_ledger.infra.store.location import check_sqlite_file
 
     check_sqlite_file(location.path, create=True)  # type: ignore[arg-type]
     CountingApp.transactions = 0
@@ -302,7 +302,7 @@ def test_boot_is_recorded_started_and_completed_with_its_policy(setup):
 
     result = boot(app, cloud, {101: True}, policy="v1-legacy")
 
-    from domain.boot import Boot
+    from recovery_ledger.domain.boot import Boot
 
     recorded: Boot = app.repository.get(result.boot_id)
     assert recorded.policy == "v1-legacy"
@@ -319,7 +319,7 @@ def test_revived_answer_uses_new_expiry_in_report(setup):
 
     result = boot(app, cloud, {101: True})
 
-    from infra.boot_report import boot_document
+    from recovery_ledger.infra.boot.report import boot_document
 
     entry = boot_document(result)["loops"][0]
     assert entry["token"]["jti"] == "fresh"

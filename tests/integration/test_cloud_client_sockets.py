@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from domain.observations import StatusAnswer
-from infra.cloud_client import CloudClient
-from infra.refcloud import ReferenceCloud
+from recovery_ledger.domain.observations import StatusAnswer
+from recovery_ledger.infra.cloud.client import CloudClient
+from recovery_ledger.infra.refcloud import ReferenceCloud
 
 
 def fetch(cloud: ReferenceCloud, token: str, read_timeout: float = 0.5) -> StatusAnswer:

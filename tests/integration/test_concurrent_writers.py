@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Ledger, event_count, run_cli
-from tests.integration.test_store import make_token, register
+from ..conftest import REPO, Ledger, event_count, run_cli
+from .test_store import make_token, register
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 _AT_BARRIER = """
 import os, sys, time
 from pathlib import Path
-import infra.store.app as app_module
+import recovery_ledger.infra.store.app as app_module
 
 barrier = Path(sys.argv[1])
 original_save = app_module.LedgerApp.save
@@ -33,7 +33,7 @@ def save_at_barrier(self, *aggregates, **kwargs):
     return original_save(self, *aggregates, **kwargs)
 
 app_module.LedgerApp.save = save_at_barrier
-from infra.cli.main import run
+from recovery_ledger.infra.cli.main import run
 sys.exit(run(sys.argv[2:]))
 """
 
@@ -140,7 +140,7 @@ def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
     import os
     import uuid
 
-    from tests.conftest import PG_DSN_BASE, drop_schema, require_postgres
+    from ..conftest import PG_DSN_BASE, drop_schema, require_postgres
 
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:16]}"
@@ -155,7 +155,7 @@ def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
                 [
                     sys.executable,
                     "-m",
-                    "infra.cli",
+                    "recovery_ledger",
                     "loops",
                     "--json",
                     "--keys",

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliResult, event_count, run_cli
-from tests.integration.ledger_builder import build_ledger
+from ..conftest import CliResult, event_count, run_cli
+from .ledger_builder import build_ledger
 
 pytestmark = pytest.mark.slow
 

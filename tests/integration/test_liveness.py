@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from infra.liveness import NoSuchProcessError, probe_runner, process_start_time
+from recovery_ledger.infra.boot.liveness import NoSuchProcessError, probe_runner, process_start_time
 
 
 @pytest.fixture

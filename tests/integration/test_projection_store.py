@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from infra.keystore import KeyStore
-from infra.projection_store import store as store_module
-from infra.projection_store.store import ProjectionStore
-from infra.store.app import LedgerApp, open_ledger
-from infra.store.location import resolve_location
-from tests.conftest import Ledger, run_cli
-from tests.integration.ledger_builder import build_ledger
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.projection_store import store as store_module
+from recovery_ledger.infra.projection_store.store import ProjectionStore
+from recovery_ledger.infra.store.app import LedgerApp, open_ledger
+from recovery_ledger.infra.store.location import resolve_location
+
+from ..conftest import Ledger, run_cli
+from .ledger_builder import build_ledger
 
 pytestmark = pytest.mark.slow
 

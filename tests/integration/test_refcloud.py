@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.demo_keys import write_managed_key
-from infra.pop_signer import ManagedKey, load_managed_key
-from infra.refcloud import ReferenceCloud
+from recovery_ledger.infra.crypto.pop_signer import ManagedKey, load_managed_key
+from recovery_ledger.infra.refcloud import ReferenceCloud
+from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
 
 
 @pytest.fixture

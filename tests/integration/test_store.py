@@ -13,12 +13,13 @@ from pathlib import Path
 import jwt
 import pytest
 
-from infra.errors import TokenUnavailableError
-from infra.keystore import KeyStore
-from infra.sealing import TokenSealer
-from infra.store.app import open_ledger
-from infra.store.location import resolve_location
-from tests.conftest import Ledger, run_cli
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.crypto.sealing import TokenSealer
+from recovery_ledger.infra.errors import TokenUnavailableError
+from recovery_ledger.infra.store.app import open_ledger
+from recovery_ledger.infra.store.location import resolve_location
+
+from ..conftest import Ledger, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def stored_bytes(ledger: Ledger) -> bytes:
     import psycopg
     from psycopg import sql
 
-    from tests.conftest import PG_DSN_BASE
+    from ..conftest import PG_DSN_BASE
 
     schema = ledger.arg.rsplit("schema=", 1)[1]
     chunks: list[bytes] = []

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Ledger, run_cli
-from tests.integration.ledger_builder import build_ledger
+from ..conftest import Ledger, run_cli
+from .ledger_builder import build_ledger
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_an_inserted_event_is_caught(copy: Path) -> None:
 def test_a_chain_rewritten_consistently_after_an_edit_is_caught_by_the_signed_checkpoint(
     copy: Path,
 ) -> None:
-    from infra.integrity.chain import GENESIS, link
+    from recovery_ledger.infra.store.chain import GENESIS, link
 
     found = rows(copy)
     rowid, *_, state = found[2]

@@ -1,5 +1,5 @@
-"""The cloud client's reading of every answer of CONTRACT section 2, through httpx's transport
-seam (MockTransport): no patching of internals."""
+"""The cloud client's reading of every answer of docs/contract.md section 2, through httpx's
+transport seam (MockTransport): no patching of internals."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import httpx
 import jwt
 import pytest
 
-from domain.observations import HeartbeatAnswer, StatusAnswer
-from infra.cloud_client import CloudClient, HeartbeatResult
+from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.infra.cloud.client import CloudClient, HeartbeatResult
 
 BASE = "https://cloud.test"
 NOW = datetime.now(UTC)
@@ -157,7 +157,7 @@ def test_a_declared_huge_body_is_not_read_at_all() -> None:
 
 
 def test_plain_http_to_a_remote_host_cannot_even_be_constructed() -> None:
-    from infra.url_policy import InsecureCloudUrl
+    from recovery_ledger.infra.cloud.url_policy import InsecureCloudUrl
 
     with pytest.raises(InsecureCloudUrl):
         CloudClient("http://cloud.example.com")

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from infra.dpop_verifier import JtiReplayCache, ProofRejected, verify_dpop_proof
-from infra.pop_signer import ManagedKey
+from recovery_ledger.infra.crypto.pop_signer import ManagedKey
+from recovery_ledger.infra.refcloud.dpop_verifier import (
+    JtiReplayCache,
+    ProofRejected,
+    verify_dpop_proof,
+)
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 RFC_PROOF = (TESTDATA / "rfc9449_example_proof.jwt").read_text().strip()

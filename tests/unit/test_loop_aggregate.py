@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.application import project_aggregate
 
-from domain.errors import (
+from recovery_ledger.domain.errors import (
     HeartbeatAlreadyPostedError,
     HeartbeatNotBegunError,
     LoopAlreadyFinalizedError,
     NoRevivalInBootError,
 )
-from domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
-from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
+from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 
 BOOT = uuid.UUID(int=1)
 LATER = uuid.UUID(int=2)

@@ -1,12 +1,12 @@
-"""CONTRACT section 4, row by row, for each of the three policies. Expected values are
+"""docs/contract.md section 4, row by row, for each of the three policies. Expected values are
 written from the contract's text, not computed by the code under test."""
 
 from __future__ import annotations
 
 import pytest
 
-from domain.observations import HeartbeatAnswer, StatusAnswer
-from domain.policies import (
+from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.policies import (
     POLICY_NAMES,
     Decision,
     LoopFacts,

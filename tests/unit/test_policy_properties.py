@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import LoopRefusal
-from domain.loop import Loop, SealedToken
-from domain.observations import (
+from recovery_ledger.domain.errors import LoopRefusal
+from recovery_ledger.domain.loop import Loop, SealedToken
+from recovery_ledger.domain.observations import (
     CLOUD_STATUSES,
     ERROR_KINDS,
     HeartbeatAnswer,
     LivenessObservation,
     StatusAnswer,
 )
-from domain.policies import (
+from recovery_ledger.domain.policies import (
     LoopFacts,
     decide_v1_legacy,
     decide_v2_pop_unguarded,

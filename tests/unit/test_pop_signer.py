@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from infra.demo_keys import write_managed_key
-from infra.pop_signer import ManagedKey, PopUnavailable, load_managed_key
+from recovery_ledger.infra.crypto.pop_signer import ManagedKey, PopUnavailable, load_managed_key
+from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
 
 
 def test_a_private_p256_key_is_loaded_and_never_shown(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.observations import HeartbeatAnswer, StatusAnswer
-from domain.policies import POLICIES, LoopFacts, get_policy
-from projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
-from projections.replay import replay_decision
-from projections.rows import BootRow, DecisionRow
-from projections.zombies import FINDING_KINDS, findings_for
+from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.policies import POLICIES, LoopFacts, get_policy
+from recovery_ledger.projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
+from recovery_ledger.projections.replay import replay_decision
+from recovery_ledger.projections.rows import BootRow, DecisionRow
+from recovery_ledger.projections.zombies import FINDING_KINDS, findings_for
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 UNAUTHORIZED = StatusAnswer(401)

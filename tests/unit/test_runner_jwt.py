@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.runner_jwt import MalformedToken, parse_runner_token
+from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
 
 
 def b64(obj: object) -> str:

@@ -10,9 +10,9 @@ from uuid import uuid4
 
 import pytest
 
-from infra.errors import LedgerUnreadableError, TokenUnavailableError
-from infra.keystore import KeyStore
-from infra.sealing import TokenSealer, token_fingerprint
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.crypto.sealing import TokenSealer, token_fingerprint
+from recovery_ledger.infra.errors import LedgerUnreadableError, TokenUnavailableError
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJqMSIsImV4cCI6MX0.c2lnbmF0dXJlLWJ5dGVz"
 

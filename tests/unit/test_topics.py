@@ -15,10 +15,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.boot import Boot
-from domain.loop import Loop, loop_aggregate_id, project_loop
-from infra.store.transcoder import OrjsonTranscoder
-from tests.conftest import REPO
+from recovery_ledger.domain.boot import Boot
+from recovery_ledger.domain.loop import Loop, loop_aggregate_id, project_loop
+from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
+
+from ..conftest import REPO
 
 GOLDEN = Path(__file__).resolve().parents[1] / "testdata" / "golden_loop_events.json"
 
@@ -54,7 +55,9 @@ def test_events_are_stored_under_the_explicit_topic_not_the_module_path() -> Non
     mapper = Mapper(transcoder=OrjsonTranscoder())
     stored = [mapper.to_stored_event(event) for event in loop.collect_events()]
     assert [s.topic for s in stored] == ["rl:Loop.Registered@1"]
-    assert b"domain.loop" not in stored[0].state  # the aggregate's topic is stable too
+    assert (
+        b"recovery_ledger.domain.loop" not in stored[0].state
+    )  # the aggregate's topic is stable too
 
 
 def _golden() -> list[StoredEvent]:

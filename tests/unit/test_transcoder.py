@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.store.transcoder import OrjsonTranscoder
+from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 zones = st.one_of(
     st.just(UTC),

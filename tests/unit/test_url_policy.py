@@ -1,10 +1,10 @@
-"""Plain http only to loopback (CONTRACT section 2), decided on the parsed host."""
+"""Plain http only to loopback (docs/contract.md section 2), decided on the parsed host."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.url_policy import BadCloudUrl, InsecureCloudUrl, check_cloud_url
+from recovery_ledger.infra.cloud.url_policy import BadCloudUrl, InsecureCloudUrl, check_cloud_url
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,12 @@ import os
 from pathlib import Path
 from uuid import UUID
 
-from infra.errors import LedgerUnreadableError, TokenUnavailableError
-from infra.files import ensure_private_dir, shred_file, write_private_file
+from recovery_ledger.infra.crypto.private_files import (
+    ensure_private_dir,
+    shred_file,
+    write_private_file,
+)
+from recovery_ledger.infra.errors import LedgerUnreadableError, TokenUnavailableError
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12

@@ -10,8 +10,8 @@ import hashlib
 import os
 from uuid import UUID
 
-from infra.errors import TokenUnavailableError
-from infra.keystore import KeyStore
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.errors import TokenUnavailableError
 
 _NONCE_BYTES = 12
 _FORMAT = b"\x01"

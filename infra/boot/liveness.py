@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import psutil
 
-from domain.observations import LivenessObservation
+from recovery_ledger.domain.observations import LivenessObservation
 
 _TOLERANCE_S = 0.01
 
@@ -40,7 +40,7 @@ def probe_runner(pid: int, recorded_start_time: float) -> LivenessObservation:
     except psutil.NoSuchProcess:
         return LivenessObservation(False, "no_such_process")
     except psutil.AccessDenied:
-        # CONTRACT 4.1: unreadable liveness counts as alive, with the reason recorded.
+        # Contract section 4.1: unreadable liveness counts as alive, with the reason recorded.
         return LivenessObservation(True, "access_denied")
     if abs(started - recorded_start_time) > _TOLERANCE_S:
         return LivenessObservation(False, "pid_reused", started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.files import write_private_file
+from recovery_ledger.infra.crypto.private_files import write_private_file
 
 
 def write_managed_key(path: Path) -> dict[str, str]:
@@ -12,7 +12,7 @@ def write_managed_key(path: Path) -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from infra.jwk import public_jwk
+    from recovery_ledger.infra.crypto.jwk import public_jwk
 
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(

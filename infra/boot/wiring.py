@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from domain.observations import LivenessObservation
-from infra.boot_ports import PopKey
+from recovery_ledger.domain.observations import LivenessObservation
+from recovery_ledger.infra.boot.ports import PopKey
 
 
 class SystemClock:
@@ -19,7 +19,7 @@ class SystemClock:
 
 class PsutilProbe:
     def probe(self, pid: int, recorded_start_time: float) -> LivenessObservation:
-        from infra.liveness import probe_runner
+        from recovery_ledger.infra.boot.liveness import probe_runner
 
         return probe_runner(pid, recorded_start_time)
 
@@ -31,7 +31,7 @@ def resolve_pop_key_path(option: str | None, keys_dir: Path) -> Path:
 
 def load_pop_key(path: Path) -> PopKey:
     """PoP is available only when the key exists, is private, readable and parses."""
-    from infra.pop_signer import ManagedKey, load_managed_key
+    from recovery_ledger.infra.crypto.pop_signer import ManagedKey, load_managed_key
 
     loaded = load_managed_key(path)
     if isinstance(loaded, ManagedKey):

@@ -1,4 +1,4 @@
-"""The small protocols the boot service receives; ``infra/boot_wiring.py`` plugs in
+"""The small protocols the boot service receives; ``infra/boot/wiring.py`` plugs in
 the real adapters, tests may plug in honest fakes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 
 
 class Clock(Protocol):

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from infra.errors import LedgerBusyError
-from infra.store.location import LedgerLocation
+from recovery_ledger.infra.errors import LedgerBusyError
+from recovery_ledger.infra.store.location import LedgerLocation
 
 _BUSY = "the ledger is held by another boot; nothing was written"
 
@@ -92,7 +92,7 @@ class PostgresBootLock:
         self._conn: Any = None
 
     def __enter__(self) -> PostgresBootLock:
-        from infra.store.postgres_setup import connect
+        from recovery_ledger.infra.store.postgres_setup import connect
 
         conn = connect(self.env)
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
@@ -110,8 +110,8 @@ class PostgresBootLock:
 
 def boot_lock(location: LedgerLocation, host_id: str) -> BootLock:
     if location.path is not None:
-        from infra.errors import BadInputError
-        from infra.store.location import default_data_dir
+        from recovery_ledger.infra.errors import BadInputError
+        from recovery_ledger.infra.store.location import default_data_dir
 
         if location.path.parent == default_data_dir():
             location.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

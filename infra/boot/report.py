@@ -1,4 +1,4 @@
-"""The JSON of ``boot --json`` (CONTRACT section 5) and the short human summary.
+"""The JSON of ``boot --json`` (docs/contract.md section 5) and the short human summary.
 
 Built from what the boot recorded; the token itself never appears, only its
 jti and expiry.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.boot_service import BootResult, LoopRun
-from infra.cli.output import iso
+from recovery_ledger.infra.boot.service import BootResult, LoopRun
+from recovery_ledger.infra.cli.output import iso
 
 
 def boot_document(result: BootResult) -> dict[str, Any]:

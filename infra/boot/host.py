@@ -8,7 +8,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from infra.files import write_private_file
+from recovery_ledger.infra.crypto.private_files import write_private_file
 
 
 def host_id(keys_dir: Path) -> str:

@@ -26,13 +26,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.boot import Boot
-from domain.loop import Loop
-from domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
-from domain.policies import Decision, LoopFacts, Outcome, get_policy, may_retry_status
-from infra.boot_ports import Clock, Cloud, LivenessProbe, PopKey
-from infra.errors import TokenUnavailableError
-from infra.store.app import LedgerApp
+from recovery_ledger.domain.boot import Boot
+from recovery_ledger.domain.loop import Loop
+from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.policies import (
+    Decision,
+    LoopFacts,
+    Outcome,
+    get_policy,
+    may_retry_status,
+)
+from recovery_ledger.infra.boot.ports import Clock, Cloud, LivenessProbe, PopKey
+from recovery_ledger.infra.errors import TokenUnavailableError
+from recovery_ledger.infra.store.app import LedgerApp
 
 _DEADLINE_PASSED = StatusAnswer(http_status=None, error="timeout")
 _HEARTBEAT_DEADLINE_PASSED = HeartbeatAnswer(http_status=None, error="timeout")
@@ -202,7 +208,7 @@ class BootService:
 
         await self._within_deadline([observe(run) for run in runs])
         for run in runs:
-            # A loop not answered by the deadline counts as transient (CONTRACT 4).
+            # A loop not answered by the deadline counts as transient (docs/contract.md section 4).
             if run.liveness is None:
                 run.liveness = self.probe.probe(run.loop.pid, run.loop.pid_start_time)
             if not run.answers:
@@ -286,7 +292,7 @@ class BootService:
         self._apply_outcome(boot_id, run, run.decision.outcome)
 
     def _adopt_fresh_token(self, boot_id: UUID, run: LoopRun) -> None:
-        from infra.runner_jwt import parse_runner_token
+        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
 
         assert run.fresh_token is not None, "a revived answer always carries its token"
         info = parse_runner_token(run.fresh_token)

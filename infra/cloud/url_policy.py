@@ -1,4 +1,4 @@
-"""Which cloud URLs may receive a runner token (CONTRACT section 2).
+"""Which cloud URLs may receive a runner token (docs/contract.md section 2).
 
 https anywhere (TLS verified by the client); plain http only to a loopback host:
 127.0.0.0/8, ::1 or ``localhost``. Decided on the parsed host, never on a string

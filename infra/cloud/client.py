@@ -1,4 +1,4 @@
-"""The cloud client (CONTRACT section 2): httpx, async, strict about every answer.
+"""The cloud client (docs/contract.md section 2): httpx, async, strict about every answer.
 
 - TLS is verified; plain http only to loopback (``url_policy``).
 - Redirects are never followed: a 3xx is a transient answer, and the token is
@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 import httpx
 
-from domain.observations import CLOUD_STATUSES, HeartbeatAnswer, StatusAnswer
-from infra.runner_jwt import MalformedToken, parse_runner_token
-from infra.url_policy import check_cloud_url
+from recovery_ledger.domain.observations import CLOUD_STATUSES, HeartbeatAnswer, StatusAnswer
+from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
+from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
@@ -186,7 +186,7 @@ def _heartbeat_200(document: dict[str, Any] | None, now: datetime) -> HeartbeatR
         datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
     except (MalformedToken, ValueError):
         return malformed
-    # CONTRACT 2: adopt only a well-formed JWT whose jti is J and whose exp is ahead.
+    # Contract section 2: adopt only a well-formed JWT whose jti is J and whose exp is ahead.
     if info.jti != jti or info.expires_at <= now:
         return malformed
     answer = HeartbeatAnswer(

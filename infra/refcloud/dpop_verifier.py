@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.jwk import jwk_thumbprint
-from infra.pop_signer import access_token_hash
+from recovery_ledger.infra.crypto.jwk import jwk_thumbprint
+from recovery_ledger.infra.crypto.pop_signer import access_token_hash
 
 
 class ProofRejected(Exception):

@@ -1,4 +1,4 @@
-"""The PoP proof (CONTRACT section 3): a DPoP-shaped ES256 JWS signed with the managed key.
+"""The PoP proof (docs/contract.md section 3): a DPoP-shaped ES256 JWS signed with the managed key.
 
 The private key stays in this object: never in a repr, a message, the ledger or
 any output. "PoP available" needs the file to exist, be private to its owner,
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from infra.jwk import jwk_thumbprint, public_jwk
+from recovery_ledger.infra.crypto.jwk import jwk_thumbprint, public_jwk
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,0 @@
-from infra.cli.main import main
-
-main()

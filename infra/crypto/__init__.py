@@ -1,0 +1,1 @@
+"""Keys and secrets: the PoP signer, JWKs, the key store, token sealing, private files."""
