@@ -29,7 +29,20 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return terminal_safe(str(value))
+
+
+def terminal_safe(text: str) -> str:
+    """Recorded text as data (contract section 5): every control character, the newline and
+    ESC included, is shown escaped (``\\x1b``), so nothing recorded can move a terminal's cursor."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def iso(value: Any) -> str | None:
