@@ -98,6 +98,14 @@ class CheckpointSigner:
         public = self.public_key()
         return None if public is None else key_id_of(public)
 
+    def public_jwk(self) -> dict[str, str] | None:
+        """The public half as a JWK (never a private member); None before the key exists.
+        Its RFC 7638 thumbprint is how a collector knows this installation."""
+        from recovery_ledger.infra.crypto.jwk import ed25519_public_jwk
+
+        key = self._load(create=False)
+        return None if key is None else ed25519_public_jwk(key.public_key())
+
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
         return key.sign(message), key_id_of(key.public_key())
