@@ -103,7 +103,7 @@ class BootService:
         probe: LivenessProbe,
         pop_key: PopKey,
         clock: Clock,
-        after_complete: Callable[[LedgerApp], None] | None = None,
+        after_complete: Callable[[LedgerApp], object] | None = None,
         progress: Callable[[int, int], None] | None = None,
         open_loops: list[Loop] | None = None,
     ) -> None:

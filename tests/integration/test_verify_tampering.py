@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def sql(path: Path, *statements: str) -> None:
     conn.close()
 
 
-def rows(path: Path) -> list[tuple]:
+def rows(path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     found = conn.execute(
         "SELECT rowid, originator_id, originator_version, topic, state "
