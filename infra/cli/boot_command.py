@@ -112,7 +112,6 @@ async def _run(
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
     def service(cloud: Cloud | None) -> BootService:
         return BootService(
@@ -122,7 +121,6 @@ async def _run(
             probe=PsutilProbe(),
             pop_key=pop_key,
             clock=SystemClock(),
-            after_complete=record_checkpoint,
             progress=progress,
             open_loops=open_loops,
         )

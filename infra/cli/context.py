@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
 
-if TYPE_CHECKING:  # the app is imported when a command opens it, not at start-up
+if TYPE_CHECKING:
     from recovery_ledger.infra.store.app import LedgerApp
 
 

@@ -166,11 +166,18 @@ def build_parser() -> OneLineParser:
     p.add_argument("--host", metavar="HOST_ID")
     p.add_argument("--format", choices=("table", "json", "csv"), default=None)
 
-    _sub(
+    p = _sub(
         commands,
         "verify",
         "recovery_ledger.infra.cli.integrity_commands:cmd_verify",
         "check the whole ledger for tampering and gaps",
+    )
+    p.add_argument(
+        "--trust-key",
+        action="append",
+        default=[],
+        metavar="X",
+        help="also check heads signed by this installation key (Ed25519 JWK x); repeatable",
     )
     p = _sub(
         commands,
@@ -186,6 +193,23 @@ def build_parser() -> OneLineParser:
         "read events from a JSON Lines export",
     )
     p.add_argument("file", metavar="FILE")
+
+    # -- issue 12: key show --------------------------------------------------------------
+    key = commands.add_parser("key", help="the public keys a host hands to others")
+    key_commands = key.add_subparsers(dest="key_command", required=True, parser_class=OneLineParser)
+    p = _sub(
+        key_commands,
+        "show",
+        "recovery_ledger.infra.cli.key_command:cmd_key_show",
+        "the managed key's and the ledger key's public JWK and RFC 7638 thumbprint",
+    )
+    p.add_argument(
+        "--pop-key",
+        metavar="PATH",
+        help="managed key, found as boot finds it (default: env RECOVERY_LEDGER_POP_KEY, "
+        "else managed_key.pem in the key directory)",
+    )
+    # -- end issue 12: key show ------------------------------------------------------------
 
     projections = commands.add_parser("projections", help="read models")
     projection_commands = projections.add_subparsers(
