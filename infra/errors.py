@@ -22,3 +22,8 @@ class LedgerUnreadableError(LedgerError):
 
 class TokenUnavailableError(LedgerError):
     """The token cannot be produced: cleared, shredded, or its key is missing (exit 4)."""
+
+
+class LedgerRefusedError(LedgerUnreadableError):
+    """The ledger is not this installation's, or no longer holds what its signed heads and
+    the witness say; nothing was written (exit 4)."""

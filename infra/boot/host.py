@@ -27,3 +27,8 @@ def host_id(keys_dir: Path) -> str:
 
 def host_name() -> str:
     return socket.gethostname()
+
+
+def adopt_host_id(keys_dir: Path, value: str) -> None:
+    """A new key directory takes over a lost one's host id (``key adopt``)."""
+    write_private_file(keys_dir / "host-id", value.encode(), exclusive=True)

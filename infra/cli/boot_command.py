@@ -65,9 +65,9 @@ def cmd_boot(ctx: CommandContext) -> int:
         sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
     from recovery_ledger.infra.boot.host import host_id
 
+    app = ctx.open_for_writing(create=True)  # before the key directory gains a host id
     this_host = host_id(ctx.keys_dir)
     with boot_lock(ctx.location, this_host):
-        app = ctx.open(create=True)
         # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
         # probing them would finalize live loops of another machine as dead.
         loops = [loop for loop in app.loops() if loop.host_id == this_host]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.crypto.keystore import KeyStore, check_key_directory
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ class CommandContext:
         self.keys_dir = (
             Path(keys).expanduser().absolute() if keys else self.location.default_keys_dir()
         )
+        check_key_directory(self.keys_dir)
         self.keys = KeyStore(self.keys_dir)
         self.json: bool = bool(args.json)
 
@@ -29,3 +30,15 @@ class CommandContext:
         from recovery_ledger.infra.store.app import open_ledger
 
         return open_ledger(self.location, self.keys, create=create)
+
+    def open_for_writing(self, *, create: bool = False) -> LedgerApp:
+        """The ledger, once it is shown to be this installation's and whole (exit 4 when not,
+        with nothing written: a detected problem is never signed over)."""
+        from recovery_ledger.infra.integrity.guard import check_before_write, refuse_wiped
+
+        path = self.location.path
+        if path is not None and (not path.exists() or path.stat().st_size == 0):
+            refuse_wiped(self.keys_dir, 0, f"the ledger {path}")
+        app = self.open(create=create)
+        check_before_write(app)
+        return app

@@ -78,7 +78,7 @@ def cmd_import(ctx: CommandContext) -> int:
             events = read_export(handle)
     except UnicodeDecodeError:
         raise BadInputError(f"{ctx.args.file} is not UTF-8 JSON Lines") from None
-    app = ctx.open(create=True)
+    app = ctx.open_for_writing(create=True)
     written, skipped = import_events(app, events)
     if ctx.json:
         emit_json({"imported": written, "already_present": skipped})

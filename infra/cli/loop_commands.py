@@ -64,7 +64,7 @@ def cmd_loop_register(ctx: CommandContext) -> int:
         start_time = process_start_time(pid)
     except Exception:
         raise BadInputError(f"no running process with pid {pid}") from None
-    app = ctx.open(create=True)
+    app = ctx.open_for_writing(create=True)
     loop = app.register_loop(
         loop_id=loop_id,
         provenance=args.provenance,
@@ -81,7 +81,7 @@ def cmd_loop_token(ctx: CommandContext) -> int:
     from recovery_ledger.infra.cloud.runner_jwt import MalformedToken
 
     token = read_token_from_stdin()
-    app = ctx.open()
+    app = ctx.open_for_writing()
     try:
         loop = app.record_token(_loop_id(ctx.args.loop), token)
     except MalformedToken as error:
@@ -91,7 +91,7 @@ def cmd_loop_token(ctx: CommandContext) -> int:
 
 
 def cmd_loop_finalize(ctx: CommandContext) -> int:
-    app = ctx.open()
+    app = ctx.open_for_writing()
     loop = app.finalize_loop(_loop_id(ctx.args.loop), ctx.args.reason)
     _report(ctx, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
     return 0

@@ -210,6 +210,21 @@ def build_parser() -> OneLineParser:
         "else managed_key.pem in the key directory)",
     )
     # -- end issue 12: key show ------------------------------------------------------------
+    # -- issue 10: key adopt ----------------------------------------------------------------
+    p = _sub(
+        key_commands,
+        "adopt",
+        "recovery_ledger.infra.cli.adopt_command:cmd_key_adopt",
+        "record that the ledger's key directory is lost and a new, empty one takes over",
+    )
+    p.add_argument(
+        "--i-lost-my-keys",
+        action="store_true",
+        required=True,
+        help="confirm that the old key directory is gone for good (its tokens are lost)",
+    )
+    p.add_argument("--host-id", metavar="ID", help="the host id the lost keys held")
+    # -- end issue 10: key adopt ------------------------------------------------------------
 
     projections = commands.add_parser("projections", help="read models")
     projection_commands = projections.add_subparsers(

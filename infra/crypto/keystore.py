@@ -22,7 +22,11 @@ from recovery_ledger.infra.crypto.private_files import (
     shred_file,
     write_private_file,
 )
-from recovery_ledger.infra.errors import LedgerUnreadableError, TokenUnavailableError
+from recovery_ledger.infra.errors import (
+    BadInputError,
+    LedgerUnreadableError,
+    TokenUnavailableError,
+)
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -99,3 +103,36 @@ class KeyStore:
 
     def destroy_data_key(self, aggregate_id: UUID) -> None:
         shred_file(self._dek_path(aggregate_id))
+
+
+# What a key directory holds (keystore, ledger signing key, witness, host id, PoP key).
+KEY_DIRECTORY_ENTRIES = frozenset(
+    {
+        "installation.key",
+        "loops",
+        "checkpoint_signing.pem",
+        "witness.json",
+        "host-id",
+        "managed_key.pem",
+    }
+)
+
+
+def check_key_directory(path: Path) -> None:
+    """``--keys`` names a key directory, or a missing or empty directory; anything else is
+    refused before a byte is written (``--keys /`` must not fill ``/`` with keys)."""
+    try:
+        entries = set(os.listdir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise BadInputError(f"--keys {path} is a file, not a key directory") from None
+    except OSError as error:
+        raise LedgerUnreadableError(
+            f"cannot read the key directory {path}: {error.strerror}"
+        ) from None
+    if entries and not entries & KEY_DIRECTORY_ENTRIES:
+        raise BadInputError(
+            f"--keys {path} is neither a key directory nor empty; name the ledger's key "
+            "directory or a new one"
+        )

@@ -88,6 +88,10 @@ class CheckpointSigner:
         key = self._load(create=False)
         return None if key is None else ed25519_public_jwk(key.public_key())
 
+    def create(self) -> str:
+        """Make the key (if it is not there yet); returns its key id."""
+        return key_id_of(self._load(create=True).public_key())
+
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
         return key.sign(message), key_id_of(key.public_key())

@@ -255,7 +255,7 @@ def _check_coverage(
             "no_own_checkpoint",
             f"no signed head of this installation (key {keys.own_id or 'none'}) or of a "
             "trusted one could be checked: the key directory is not this ledger's "
-            "(restore it, run `keys adopt`, or pass --trust-key for the installation that "
+            "(restore it, run `key adopt`, or pass --trust-key for the installation that "
             "wrote it)",
             position=position,
         )

@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, RecordConflictError, Trans
 
 from recovery_ledger.domain.boot import Boot
 from recovery_ledger.domain.errors import LoopRefusal
+from recovery_ledger.domain.installation import Installation
 from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
 from recovery_ledger.domain.observations import PROVENANCES
 from recovery_ledger.infra.crypto.keystore import KeyStore
@@ -160,6 +161,14 @@ class LedgerApp(Application[UUID]):
             self.save(loop)
         self.keys.destroy_data_key(loop.id)
         return loop
+
+    def record_key_adoption(
+        self, key_id: str, replaced_key_ids: list[str], host_id: str, host_name: str, events: int
+    ) -> Installation:
+        """A new key directory takes over the ledger (``key adopt``): recorded, never implied."""
+        adoption = Installation(key_id, replaced_key_ids, host_id, host_name, events)
+        self.save(adoption)
+        return adoption
 
     def save_boot_progress(self, *aggregates: Loop | Boot) -> None:
         """One transaction for everything a boot step recorded, for many loops."""

@@ -16,6 +16,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from recovery_ledger.domain.boot import Boot
+from recovery_ledger.domain.installation import Installation
 from recovery_ledger.domain.loop import Loop, loop_aggregate_id, project_loop
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
@@ -32,7 +33,7 @@ def _event_classes(aggregate: type[Aggregate]) -> list[type[Aggregate.Event]]:
     ]
 
 
-@pytest.mark.parametrize("aggregate", [Loop, Boot])
+@pytest.mark.parametrize("aggregate", [Loop, Boot, Installation])
 def test_every_event_class_declares_its_own_versioned_topic(aggregate: type[Aggregate]) -> None:
     classes = _event_classes(aggregate)
     assert len(classes) >= 3
@@ -46,7 +47,11 @@ def test_every_event_class_declares_its_own_versioned_topic(aggregate: type[Aggr
 
 
 def test_topics_are_unique_across_the_ledger() -> None:
-    topics = [getattr(cls, "TOPIC", None) for agg in (Loop, Boot) for cls in _event_classes(agg)]
+    topics = [
+        getattr(cls, "TOPIC", None)
+        for agg in (Loop, Boot, Installation)
+        for cls in _event_classes(agg)
+    ]
     assert len(topics) == len(set(topics))
 
 
