@@ -24,6 +24,7 @@ from recovery_ledger.infra.store.location import LedgerLocation
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500
+EVENTS_TABLE = "recoveryledger_events"
 
 
 class UnknownLoopError(BadInputError):
@@ -31,7 +32,7 @@ class UnknownLoopError(BadInputError):
 
 
 class LedgerApp(Application[UUID]):
-    name = "RecoveryLedger"
+    name = "RecoveryLedger"  # the library names the PostgreSQL events table after it
 
     def __init__(self, location: LedgerLocation, keys: KeyStore) -> None:
         self.location = location
@@ -222,8 +223,10 @@ def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> Le
         check_sqlite_file(location.path, create=create)
         setup: Any = nullcontext()
     else:
-        from recovery_ledger.infra.store.postgres_setup import schema_ready
+        from recovery_ledger.infra.store.postgres_setup import require_ledger, schema_ready
 
+        if not create:
+            require_ledger(location.library_env(), EVENTS_TABLE)
         setup = schema_ready(location.library_env())
     with setup:  # on PostgreSQL, constructing the app creates tables: one opener at a time
         return _construct(location, keys)

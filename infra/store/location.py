@@ -8,10 +8,11 @@ imports it only when the environment names it, i.e. only for a DSN.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from recovery_ledger.infra.errors import BadInputError, LedgerUnreadableError
 
@@ -43,8 +44,8 @@ class LedgerLocation:
             return str(self.path)
         parts = urlsplit(self.dsn or "")
         # Never echo a password from a DSN.
-        host = parts.hostname or "localhost"
-        return f"postgresql://{host}:{parts.port or 5432}{parts.path}"
+        server = parts.netloc.rpartition("@")[2] or "localhost"
+        return f"postgresql://{server}{parts.path}"
 
     def default_keys_dir(self) -> Path:
         if self.path is not None:
@@ -67,36 +68,85 @@ class LedgerLocation:
 def resolve_location(argument: str | None) -> LedgerLocation:
     value = argument or os.environ.get("RECOVERY_LEDGER_DB") or ""
     if value.startswith(("postgresql://", "postgres://")):
+        _postgres_env(value)  # a bad DSN or schema is bad usage: refused before connecting
         return LedgerLocation(dsn=value)
     if "://" in value:
         raise BadInputError(f"unsupported ledger URL scheme in {value.split('://')[0]!r}")
     if not value:
         return LedgerLocation(path=default_data_dir() / DEFAULT_LEDGER_NAME)
-    return LedgerLocation(path=Path(value).expanduser().absolute())
+    path = Path(value).expanduser().absolute()
+    if path.is_dir():
+        raise LedgerUnreadableError(f"{path} is a directory, not a ledger")
+    return LedgerLocation(path=path)
+
+
+# Every schema the server itself keeps: never a ledger.
+_SYSTEM_SCHEMA = re.compile(r"(information_schema|pg_.*)\Z")
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_MAX_IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer names: two DSNs, one ledger
+
+
+def ledger_schema(value: str) -> str:
+    """The ledger's schema, a plain identifier (folded to lower case, as PostgreSQL folds an
+    unquoted name); anything else is bad usage, refused before connecting."""
+    schema = value.lower()
+    if not _PLAIN_IDENTIFIER.match(schema) or len(schema.encode()) > _MAX_IDENTIFIER_BYTES:
+        raise BadInputError(
+            f"schema {value[:80]!r} must be a plain identifier (letters, digits, _; not "
+            f"starting with a digit; at most {_MAX_IDENTIFIER_BYTES} bytes)"
+        )
+    if _SYSTEM_SCHEMA.match(schema):
+        raise BadInputError(f"schema {schema!r} is PostgreSQL's own, not a ledger")
+    return schema
 
 
 def _postgres_env(dsn: str) -> dict[str, str]:
+    """The library's environment for a DSN: every libpq parameter kept (``LIBPQ_CONNINFO``,
+    which ``postgres_recorders.LedgerPostgresFactory`` hands to the connection pool), the
+    ``schema`` parameter taken out as the ledger's."""
+    try:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    except ImportError:  # pragma: no cover - depends on the install
+        raise BadInputError(
+            "PostgreSQL support is not installed: pip install 'recovery-ledger[postgres]'"
+        ) from None
     parts = urlsplit(dsn)
-    dbname = unquote(parts.path.lstrip("/"))
-    if not dbname:
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [value for key, value in query if key == "schema"]
+    libpq_dsn = urlunsplit(parts._replace(query=urlencode([q for q in query if q[0] != "schema"])))
+    try:
+        params = {key: str(value) for key, value in conninfo_to_dict(libpq_dsn).items()}
+    except ProgrammingError as error:
+        # libpq's message names the bad part, never the password.
+        raise BadInputError(f"bad PostgreSQL DSN: {str(error).strip()}") from None
+    if not params.get("dbname"):
         raise BadInputError("PostgreSQL DSN needs a database name: postgresql://user@host/db")
-    query = parse_qs(parts.query)
+    for port in params.get("port", "5432").split(","):
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInputError(f"the DSN's port must be a number, not {port[:20]!r}")
+    params.setdefault("host", "127.0.0.1")
+    params.setdefault("user", "postgres")
+    params.setdefault("connect_timeout", "5")
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": dbname,
-        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "PERSISTENCE_MODULE": (
+            "recovery_ledger.infra.store.postgres_recorders:LedgerPostgresFactory"
+        ),
+        "LIBPQ_CONNINFO": make_conninfo(**params),
+        "POSTGRES_DBNAME": params["dbname"],
+        "POSTGRES_HOST": params["host"],
+        "POSTGRES_PORT": params.get("port", "5432"),
+        "POSTGRES_USER": params["user"],
+        "POSTGRES_PASSWORD": params.get("password", ""),
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": (
             "recovery_ledger.infra.store.postgres_recorders:ChainedPostgresApplicationRecorder"
         ),
     }
-    schema = (query.get("schema") or [os.environ.get("POSTGRES_SCHEMA", "")])[0]
+    schema = (schemas or [os.environ.get("POSTGRES_SCHEMA", "")])[-1]
     if schema:
-        env["POSTGRES_SCHEMA"] = schema
+        env["POSTGRES_SCHEMA"] = ledger_schema(schema)
     return env
 
 

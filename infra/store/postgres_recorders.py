@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from psycopg import Cursor
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -86,3 +87,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._signed = self.head_signer.sign_head(position, count, head)
         curs.execute(self._insert_checkpoint, self._signed.row())
         return ids
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's factory, with every libpq parameter of the ledger's DSN (``sslmode``,
+    ``sslrootcert``, ``application_name``, …) given to its connection pool: the library
+    itself only passes host, port, database, user and password."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        conninfo = self.env.get("LIBPQ_CONNINFO")
+        if conninfo:
+            kwargs = self.datastore.pool.kwargs
+            assert isinstance(kwargs, dict)
+            kwargs.update(conninfo_to_dict(conninfo))

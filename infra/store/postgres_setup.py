@@ -22,19 +22,15 @@ def connect(
 
     Raises LedgerUnreadableError with one line when the server cannot be reached."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    options = f"-c search_path={env.get('POSTGRES_SCHEMA') or 'public'}" if schema_path else None
+    conninfo = env["LIBPQ_CONNINFO"]
+    if schema_path:
+        search_path = f"-c search_path={env.get('POSTGRES_SCHEMA') or 'public'}"
+        options = conninfo_to_dict(conninfo).get("options") or ""
+        conninfo = make_conninfo(conninfo, options=f"{options} {search_path}".strip())
     try:
-        return psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env.get("POSTGRES_PASSWORD") or None,
-            connect_timeout=5,
-            autocommit=True,
-            options=options,
-        )
+        return psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise LedgerUnreadableError(f"cannot reach the PostgreSQL ledger: {first}") from None
@@ -84,3 +80,13 @@ def schema_ready(env: dict[str, str]) -> Iterator[None]:
                 first = str(error).strip().splitlines()[0]
                 raise LedgerUnreadableError(f"cannot create the ledger's schema: {first}") from None
         yield
+
+
+def require_ledger(env: dict[str, str], events_table: str) -> None:
+    """A read finds a ledger in the schema, or exits 4 having created nothing (no schema,
+    no table)."""
+    schema = env.get("POSTGRES_SCHEMA") or "public"
+    with connect(env) as conn:
+        row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{events_table}"',)).fetchone()
+    if row is None or row[0] is None:
+        raise LedgerUnreadableError(f"no ledger in schema {schema!r} of this database")

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import Ledger, run_cli
+from ..conftest import CliResult, Ledger, run_cli
 from .ledger_sql import append_forged_event, counts, cut_tail, run_sql
 from .test_store import make_token
 
 
-def cli(ledger: Ledger, *args: str, keys: Path | None = None, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def cli(
+    ledger: Ledger, *args: str, keys: Path | None = None, stdin: str | None = None
+) -> CliResult:
     env = ledger.env()
     if keys is not None:
         env["RECOVERY_LEDGER_KEYS"] = str(keys)
@@ -45,7 +47,7 @@ def written(ledger: Ledger) -> Ledger:
     return ledger
 
 
-def refused(result, *words: str) -> None:  # type: ignore[no-untyped-def]
+def refused(result: CliResult, *words: str) -> None:
     assert result.code == 4, (result.code, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("recovery-ledger: "), result.stderr
@@ -53,7 +55,7 @@ def refused(result, *words: str) -> None:  # type: ignore[no-untyped-def]
         assert word in lines[0]
 
 
-def finalize(ledger: Ledger, keys: Path | None = None):  # type: ignore[no-untyped-def]
+def finalize(ledger: Ledger, keys: Path | None = None) -> CliResult:
     return cli(ledger, "loop", "finalize", "--loop", "L2", "--reason", "done", keys=keys)
 
 
