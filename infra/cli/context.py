@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.crypto.keystore import KeyStore, check_key_directory
+from recovery_ledger.infra.errors import LedgerUnreadableError
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class CommandContext:
         from recovery_ledger.infra.integrity.guard import check_before_write, refuse_wiped
 
         path = self.location.path
+        if self.location.read_only:
+            raise LedgerUnreadableError(f"the ledger {path} is read-only; nothing was written")
         if path is not None and (not path.exists() or path.stat().st_size == 0):
             refuse_wiped(self.keys_dir, 0, f"the ledger {path}")
         app = self.open(create=create)

@@ -29,3 +29,24 @@ def exit_code_for(error: LedgerError) -> int:
         if isinstance(error, kind):
             return code
     return UNEXPECTED
+
+
+def environment_fault(error: BaseException) -> str | None:
+    """One line for a fault of the machine rather than of the code (disk full, read-only
+    file, corrupt page, a dropped database connection): exit 4, never 1. None otherwise."""
+    import sqlite3
+    import sys
+
+    from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+
+    if isinstance(error, MapperDeserialisationError):
+        return "an event in the ledger cannot be decoded (damaged or edited); run `verify`"
+    kinds: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, PersistenceError)
+    psycopg = sys.modules.get("psycopg")  # only loaded for a PostgreSQL ledger
+    if psycopg is not None:
+        kinds += (psycopg.Error,)
+    if not isinstance(error, kinds):
+        return None
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return f"the ledger's storage failed: {first}"

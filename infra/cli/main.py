@@ -7,7 +7,13 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from recovery_ledger.infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
+from recovery_ledger.infra.cli.exit_codes import (
+    BAD_INPUT,
+    UNEXPECTED,
+    UNREADABLE,
+    environment_fault,
+    exit_code_for,
+)
 from recovery_ledger.infra.errors import LedgerError
 
 
@@ -41,6 +47,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         # argparse's --help/--version; anything else it raises goes through error().
         return int(exit_.code or 0) if isinstance(exit_.code, int) else BAD_INPUT
     except Exception as error:  # the last line of defence: one line, never a traceback
+        fault = environment_fault(error)
+        if fault is not None:
+            _fail(fault)
+            return UNREADABLE
         first_line = str(error).splitlines()[0] if str(error) else ""
         _fail(f"unexpected error: {type(error).__name__}: {first_line}")
         if os.environ.get("RECOVERY_LEDGER_DEBUG"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from recovery_ledger.infra.errors import LedgerUnreadableError
 from recovery_ledger.infra.store.app import LedgerApp
 
 
@@ -51,3 +52,13 @@ class LedgerSQL:
             return
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(text, params)
+
+
+def stored_bytes(value: Any, what: str, position: int) -> bytes:
+    """A binary column as bytes; a value of another type means the ledger was edited."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise LedgerUnreadableError(
+        f"the ledger is damaged: the {what} at position {position} is not binary data "
+        "(edited to another type); run `verify`"
+    )

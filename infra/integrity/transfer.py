@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
-from recovery_ledger.infra.integrity.sql import LedgerSQL
+from recovery_ledger.infra.integrity.sql import LedgerSQL, stored_bytes
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
 
@@ -50,7 +50,9 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
             (position, *extra, PAGE),
         )
         for notification_id, originator_id, version, topic, state, chain, prev in rows:
-            previous[notification_id] = bytes(prev) if prev is not None else GENESIS
+            previous[notification_id] = (
+                stored_bytes(prev, "chain link", notification_id) if prev is not None else GENESIS
+            )
             yield json.dumps(
                 {
                     "scope": scope,
@@ -58,9 +60,15 @@ def export_lines(app: LedgerApp, aggregate_id: UUID | None = None) -> Iterator[s
                     "originator_id": str(UUID(str(originator_id))),
                     "originator_version": version,
                     "topic": topic,
-                    "state": base64.b64encode(bytes(state)).decode("ascii"),
+                    "state": base64.b64encode(
+                        stored_bytes(state, "event state", notification_id)
+                    ).decode("ascii"),
                     "prev_chain_hash": previous[notification_id].hex(),
-                    "chain_hash": bytes(chain).hex() if chain is not None else None,
+                    "chain_hash": (
+                        stored_bytes(chain, "chain link", notification_id).hex()
+                        if chain is not None
+                        else None
+                    ),
                 },
                 separators=(",", ":"),
             )
@@ -83,19 +91,44 @@ def _fail(line: int, message: str) -> BadInputError:
     return BadInputError(f"import refused, nothing written: line {line}: {message}")
 
 
+_MAX_COUNT = 2**63 - 1  # what a signed 64-bit column and the chain's u64 hold
+MAX_LINE = 1 << 20  # far above any real event; bounds what a hostile file costs
+
+
+def _count(data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if type(value) is not int or not 0 < value <= _MAX_COUNT:
+        raise ValueError(name)
+    return value
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data[name]
+    if type(value) is not str:
+        raise ValueError(name)
+    return value
+
+
+def _digest(data: dict[str, Any], name: str) -> bytes:
+    value = bytes.fromhex(_text(data, name))
+    if len(value) != 32:
+        raise ValueError(name)
+    return value
+
+
 def _parse_line(mapper: Mapper[UUID], number: int, text: str) -> ImportedEvent:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _fail(number, "not JSON") from None
     if not isinstance(data, dict):
         raise _fail(number, "not a JSON object")
     try:
         stored = StoredEvent(
-            originator_id=UUID(data["originator_id"]),
-            originator_version=int(data["originator_version"]),
-            topic=str(data["topic"]),
-            state=base64.b64decode(data["state"], validate=True),
+            originator_id=UUID(_text(data, "originator_id")),
+            originator_version=_count(data, "originator_version"),
+            topic=_text(data, "topic"),
+            state=base64.b64decode(_text(data, "state"), validate=True),
         )
         scope = data.get("scope")
         if scope not in ("ledger", "loop", None):
@@ -103,10 +136,10 @@ def _parse_line(mapper: Mapper[UUID], number: int, text: str) -> ImportedEvent:
         event = ImportedEvent(
             number,
             scope,
-            int(data["position"]),
+            _count(data, "position"),
             stored,
-            bytes.fromhex(data["prev_chain_hash"]),
-            bytes.fromhex(data["chain_hash"]),
+            _digest(data, "prev_chain_hash"),
+            _digest(data, "chain_hash"),
         )
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise _fail(number, "missing or malformed fields") from None
@@ -132,7 +165,11 @@ def read_export(handle: IO[str]) -> list[ImportedEvent]:
 
     mapper: Mapper[UUID] = Mapper(transcoder=OrjsonTranscoder())
     events: list[ImportedEvent] = []
-    for number, text in enumerate(handle, start=1):
+    number = 0
+    while text := handle.readline(MAX_LINE + 1):
+        number += 1
+        if len(text) > MAX_LINE:
+            raise _fail(number, f"longer than {MAX_LINE} characters (not an export)")
         if text.strip():
             events.append(_parse_line(mapper, number, text))
     if not events:

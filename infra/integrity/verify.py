@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner, PublicKey
+from recovery_ledger.infra.errors import LedgerUnreadableError
 from recovery_ledger.infra.integrity.checkpoints import recorded_checkpoints
 from recovery_ledger.infra.integrity.signing import HeadKeys
-from recovery_ledger.infra.integrity.sql import LedgerSQL
+from recovery_ledger.infra.integrity.sql import LedgerSQL, stored_bytes
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
 from recovery_ledger.infra.store.heads import Checkpoint
@@ -123,7 +124,7 @@ def _walk(
     while True:
         rows = _page(app, sql, position)
         for notification_id, originator_id, version, topic, state, chain_hash in rows:
-            state = bytes(state)
+            state = _binary(state, notification_id, report)
             where = {
                 "position": notification_id,
                 "aggregate": str(originator_id),
@@ -164,6 +165,14 @@ def _walk(
         if len(rows) < PAGE:
             report.events = count
             return position, recomputed, count
+
+
+def _binary(state: Any, position: int, report: VerifyReport) -> bytes:
+    try:
+        return stored_bytes(state, "event state", position)
+    except LedgerUnreadableError as error:
+        report.problem("wrong_column_type", str(error), position=position)
+        return b""
 
 
 def _check_version(

@@ -264,6 +264,11 @@ def _is_loop_event(event: Any) -> bool:
 
 def caught_up(app: LedgerApp) -> ProjectionStore:
     """A projection store that has applied every event committed so far."""
-    store = ProjectionStore(app)
+    database = None
+    if app.location.read_only:  # nowhere to keep the rows: fold them in memory
+        from recovery_ledger.infra.projection_store.database import SQLiteDatabase
+
+        database = SQLiteDatabase(":memory:")
+    store = ProjectionStore(app, database)
     store.catch_up()
     return store

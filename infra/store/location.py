@@ -47,6 +47,16 @@ class LedgerLocation:
         server = parts.netloc.rpartition("@")[2] or "localhost"
         return f"postgresql://{server}{parts.path}"
 
+    @property
+    def read_only(self) -> bool:
+        """A SQLite ledger this process cannot write: a read-only file, directory or mount.
+        Read commands still work on it (opened immutable, projections folded in memory)."""
+        if self.path is None or not self.path.exists():
+            return False
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            return True
+        return bool(os.statvfs(self.path).f_flag & os.ST_RDONLY)
+
     def default_keys_dir(self) -> Path:
         if self.path is not None:
             return self.path.with_name(self.path.name + ".keys")
@@ -56,13 +66,19 @@ class LedgerLocation:
         if self.path is not None:
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(self.path),
+                "SQLITE_DBNAME": read_only_uri(self.path) if self.read_only else str(self.path),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 "APPLICATION_RECORDER_TOPIC": (
                     "recovery_ledger.infra.store.recorders:ChainedSQLiteApplicationRecorder"
                 ),
             }
         return _postgres_env(self.dsn or "")
+
+
+def read_only_uri(path: Path) -> str:
+    # Nothing can change a ledger no one may write: SQLite may then skip its -shm/-wal files,
+    # which it could not create there.
+    return f"{path.as_uri()}?mode=ro&immutable=1"
 
 
 def resolve_location(argument: str | None) -> LedgerLocation:
@@ -185,7 +201,9 @@ def _check_existing(path: Path) -> None:
     if header != _SQLITE_MAGIC:
         raise LedgerUnreadableError(f"{path} is not a ledger (not a SQLite database)")
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        read_only = LedgerLocation(path=path).read_only
+        uri = read_only_uri(path) if read_only else f"{path.as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         finally:
