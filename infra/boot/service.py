@@ -66,6 +66,7 @@ class LoopRun:
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
+            pop_reason=self.pop_reason,
         )
 
 
@@ -77,6 +78,7 @@ class BootResult:
     finished_at: datetime
     runs: list[LoopRun]
     summary: dict[str, int]
+    pop_key: PopKey
 
 
 @dataclass
@@ -131,6 +133,7 @@ class BootService:
             app_version=self.settings.app_version,
             cloud_url=self.settings.cloud_url,
             loop_ids=[run.loop.loop_id for run in runs],
+            pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
         self.app.save_boot_progress(boot)  # 1
@@ -157,7 +160,7 @@ class BootService:
         if self.after_complete is not None:
             self.after_complete(self.app)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary
+            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
         )
 
     # -- preparing -----------------------------------------------------------------

@@ -134,7 +134,9 @@ def cmd_replay(ctx: CommandContext) -> int:
         )
     else:
         _print_timeline(order, boots, replayed, args.policy)
-    return 1 if mismatches else 0
+    from recovery_ledger.infra.cli.exit_codes import OK, REPLAY_DIFFERS
+
+    return REPLAY_DIFFERS if mismatches else OK
 
 
 def _print_timeline(
