@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from recovery_ledger.infra.boot.service import BootResult, LoopRun
-from recovery_ledger.infra.cli.output import iso, terminal_safe
+from recovery_ledger.projections.timestamps import iso
 
 
 def boot_document(result: BootResult, warnings: Sequence[str] = ()) -> dict[str, Any]:
@@ -27,22 +27,22 @@ def boot_document(result: BootResult, warnings: Sequence[str] = ()) -> dict[str,
 
 
 def boot_warnings(result: BootResult, cloud_url: str | None) -> list[str]:
-    """What the boot could not do (contract section 5), one line each, nothing recorded
-    in them raw: a loop id or a path is shown through ``terminal_safe``."""
+    """What the boot could not do (contract section 5), one line each. Printed through
+    ``terminal_safe`` by the command, as every line here may hold recorded text."""
     warnings = []
     key = result.pop_key
     managed = [run for run in result.runs if run.loop.provenance == "desktop_managed"]
     if key.configured and not key.usable:
-        warnings.append(f"managed key not usable ({key.reason}): {terminal_safe(key.message)}")
+        warnings.append(f"managed key not usable ({key.reason}): {key.message}")
     elif not key.configured and managed:
         warnings.append(
-            f"{terminal_safe(key.message)} while {len(managed)} desktop_managed loop(s) are "
+            f"{key.message} while {len(managed)} desktop_managed loop(s) are "
             "open: a loop whose runner token the cloud rejects cannot be revived"
         )
     answers = [answer for run in result.runs for answer in run.answers]
     if answers and all(answer.error in ("timeout", "network") for answer in answers):
         warnings.append(
-            f"the cloud ({terminal_safe(cloud_url or '')}) answered none of this boot's "
+            f"the cloud ({cloud_url or ''}) answered none of this boot's "
             f"{len(answers)} status request(s) (every one a network error or timeout): "
             "open loops were kept without its word"
         )
@@ -96,11 +96,9 @@ def boot_lines(result: BootResult) -> list[str]:
         if outcome is None:
             continue
         if outcome.finalized:
-            lines.append(
-                f"finalized  {terminal_safe(run.loop.loop_id)}  ({outcome.finalize_reason})"
-            )
+            lines.append(f"finalized  {run.loop.loop_id}  ({outcome.finalize_reason})")
         elif outcome.reattach_mode == "revived":
-            lines.append(f"revived    {terminal_safe(run.loop.loop_id)}  (fresh token adopted)")
+            lines.append(f"revived    {run.loop.loop_id}  (fresh token adopted)")
     s = result.summary
     lines.append(
         f"boot {result.boot_id} ({result.policy}): examined {s['examined']}, "

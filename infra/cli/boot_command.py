@@ -67,16 +67,17 @@ def cmd_boot(ctx: CommandContext) -> int:
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
     from recovery_ledger.infra.boot.report import boot_document, boot_lines, boot_warnings
+    from recovery_ledger.infra.cli.output import terminal_safe
 
     warnings = boot_warnings(result, cloud_url)
     for warning in warnings:
-        sys.stderr.write(f"recovery-ledger: warning: {warning}\n")
+        sys.stderr.write(f"recovery-ledger: warning: {terminal_safe(warning)}\n")
     if ctx.json:
         from recovery_ledger.infra.cli.output import emit_json
 
         emit_json(boot_document(result, warnings))
     else:
-        print("\n".join(boot_lines(result)))
+        print("\n".join(terminal_safe(line) for line in boot_lines(result)))
     return 0
 
 

@@ -187,6 +187,23 @@ def build_parser() -> OneLineParser:
     )
     p.add_argument("file", metavar="FILE")
 
+    # -- issue 12: key show --------------------------------------------------------------
+    key = commands.add_parser("key", help="the public keys a host hands to others")
+    key_commands = key.add_subparsers(dest="key_command", required=True, parser_class=OneLineParser)
+    p = _sub(
+        key_commands,
+        "show",
+        "recovery_ledger.infra.cli.key_command:cmd_key_show",
+        "the managed key's and the ledger key's public JWK and RFC 7638 thumbprint",
+    )
+    p.add_argument(
+        "--pop-key",
+        metavar="PATH",
+        help="managed key, found as boot finds it (default: env RECOVERY_LEDGER_POP_KEY, "
+        "else managed_key.pem in the key directory)",
+    )
+    # -- end issue 12: key show ------------------------------------------------------------
+
     projections = commands.add_parser("projections", help="read models")
     projection_commands = projections.add_subparsers(
         dest="projections_command", required=True, parser_class=OneLineParser

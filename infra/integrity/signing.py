@@ -50,6 +50,14 @@ class CheckpointSigner:
         )
         return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
 
+    def public_jwk(self) -> dict[str, str] | None:
+        """The public half as a JWK (never a private member); None before the key exists.
+        Its RFC 7638 thumbprint is how a collector knows this installation."""
+        from recovery_ledger.infra.crypto.jwk import ed25519_public_jwk
+
+        key = self._load(create=False)
+        return None if key is None else ed25519_public_jwk(key.public_key())
+
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
         key_id = self.key_id()
