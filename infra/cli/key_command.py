@@ -1,9 +1,9 @@
 """``key show``: the public halves a host hands to others, and their RFC 7638 thumbprints.
 
 The managed key is found as ``boot`` finds it (``--pop-key``, ``RECOVERY_LEDGER_POP_KEY``,
-the default location ``infra.boot.wiring.default_pop_key_path``); the ledger key is the key directory's checkpoint
-signing key, whose thumbprint a fleet's collector enrolls. Only public members are printed;
-nothing is created.
+the default location of ``infra.boot.wiring.default_pop_key_path``); the ledger key is the
+key directory's checkpoint signing key, whose thumbprint a fleet's collector enrolls. Only
+public members are printed; nothing is created.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -17,6 +17,7 @@ from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
 from recovery_ledger.domain.policies import DEFAULT_POLICY, LoopFacts, get_policy
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 from recovery_ledger.projections.replay import replay_decision
+from recovery_ledger.projections.rows import DecisionRow
 from recovery_ledger.projections.zombies import findings_for
 
 from .test_read_models import recorded_row
@@ -121,7 +122,7 @@ def test_older_policies_ignore_the_key_reason() -> None:
 # -- replay and findings -----------------------------------------------------------------------
 
 
-def _v3_row_with_a_missing_key() -> object:
+def _v3_row_with_a_missing_key() -> DecisionRow:
     row = recorded_row("v3-pop-guarded", alive=True, status=S401, pop=False)
     return replace(row, pop_reason="missing")
 
@@ -149,7 +150,7 @@ def test_a_v4_decision_with_an_unusable_key_replays_identically(reason: str) -> 
 
 def test_pop_key_unusable_flags_a_live_managed_loop_rejected_under_an_unusable_key() -> None:
     row = _v3_row_with_a_missing_key()
-    found = findings_for(row, provenance="desktop_managed", boot_over=True)  # type: ignore[arg-type]
+    found = findings_for(row, provenance="desktop_managed", boot_over=True)
     [finding] = [f for f in found if f.kind == "pop_key_unusable"]
     assert "missing" in finding.detail
     assert [e.split(":")[0] for e in finding.evidence] == [
@@ -157,7 +158,7 @@ def test_pop_key_unusable_flags_a_live_managed_loop_rejected_under_an_unusable_k
         "CloudAnswered",
         "Classified",
     ]
-    not_configured = replace(row, pop_reason="not_configured")  # type: ignore[type-var]
+    not_configured = replace(row, pop_reason="not_configured")
     assert not [
         f
         for f in findings_for(not_configured, provenance="desktop_managed", boot_over=True)
@@ -179,7 +180,7 @@ def test_a_decision_to_post_recorded_before_the_heartbeat_began_re_derives() -> 
 
 
 def test_a_boot_started_stored_before_version_2_reads_with_no_key_state() -> None:
-    mapper = Mapper(transcoder=OrjsonTranscoder())
+    mapper: Mapper[UUID] = Mapper(transcoder=OrjsonTranscoder())
     boot = Boot(
         boot_id=uuid4(),
         policy="v4-key-guarded",
