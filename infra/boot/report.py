@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from recovery_ledger.infra.boot.service import BootResult, LoopRun
-from recovery_ledger.infra.cli.output import iso
+from recovery_ledger.projections.timestamps import iso
 
 
 def boot_document(result: BootResult) -> dict[str, Any]:

@@ -99,7 +99,6 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
     def service(cloud):  # type: ignore[no-untyped-def]
         return BootService(
@@ -109,7 +108,6 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
             probe=PsutilProbe(),
             pop_key=pop_key,
             clock=SystemClock(),
-            after_complete=record_checkpoint,
             progress=progress,
             open_loops=open_loops,
         )

@@ -54,7 +54,6 @@ def cmd_loop_register(ctx: CommandContext) -> int:
         host_id=host_id(ctx.keys_dir),
         token=token,
     )
-    _checkpoint(app)
     _report(ctx, app, loop, f"registered loop {loop.loop_id} (pid {pid})")
     return 0
 
@@ -68,7 +67,6 @@ def cmd_loop_token(ctx: CommandContext) -> int:
         loop = app.record_token(_loop_id(ctx.args.loop), token)
     except MalformedToken as error:
         raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
-    _checkpoint(app)
     _report(ctx, app, loop, f"recorded a new token for loop {loop.loop_id}")
     return 0
 
@@ -76,7 +74,6 @@ def cmd_loop_token(ctx: CommandContext) -> int:
 def cmd_loop_finalize(ctx: CommandContext) -> int:
     app = ctx.open()
     loop = app.finalize_loop(_loop_id(ctx.args.loop), ctx.args.reason)
-    _checkpoint(app)
     _report(ctx, app, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
     return 0
 
@@ -171,14 +168,6 @@ def _loop_id(text: str) -> str:
     if not text or not text.strip() or len(text) > 256 or not text.isprintable():
         raise BadInputError("--loop must be a printable loop id of at most 256 characters")
     return text
-
-
-def _checkpoint(app: object) -> None:
-    """Every write command ends with a signed checkpoint, so the chain's newest tail is
-    always covered, and the witness outside the ledger moves with it."""
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
-
-    record_checkpoint(app)  # type: ignore[arg-type]
 
 
 def _report(ctx: CommandContext, app: LedgerApp, loop: Loop, message: str) -> None:

@@ -6,6 +6,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from recovery_ledger.projections.timestamps import iso
+
+__all__ = ["emit_json", "emit_table", "iso", "terminal_safe"]
+
 
 def emit_json(document: Any) -> None:
     import orjson
@@ -50,13 +54,3 @@ def terminal_safe(text: str) -> str:
 def _escape(char: str) -> str:
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def iso(value: Any) -> str | None:
-    """RFC 3339 in UTC with a Z, as every JSON output of the project writes times."""
-    if value is None:
-        return None
-    from datetime import UTC
-
-    text: str = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return text

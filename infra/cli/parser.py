@@ -251,11 +251,18 @@ def build_parser() -> OneLineParser:
     _read_filters(p, "loop", "boot", "host", "since", "until")
     # -- end issue 12: read commands ----------------------------------------------------------
 
-    _sub(
+    p = _sub(
         commands,
         "verify",
         "recovery_ledger.infra.cli.integrity_commands:cmd_verify",
         "check the whole ledger for tampering and gaps",
+    )
+    p.add_argument(
+        "--trust-key",
+        action="append",
+        default=[],
+        metavar="X",
+        help="also check heads signed by this installation key (Ed25519 JWK x); repeatable",
     )
     p = _sub(
         commands,

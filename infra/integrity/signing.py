@@ -1,20 +1,58 @@
-"""The installation's checkpoint signing key (Ed25519), kept with the keys, never in the ledger."""
+"""The installation's ledger signing key (Ed25519), kept with the keys, never in the ledger,
+and the public keys a verify checks signed heads with."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.private_files import write_private_file
+from recovery_ledger.infra.errors import BadInputError, LedgerUnreadableError
+from recovery_ledger.infra.store.heads import Checkpoint
 
-_FILE = "checkpoint_signing.pem"
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    PublicKey = Ed25519PublicKey
+else:
+    PublicKey = Any
+
+FILE = "checkpoint_signing.pem"
+
+
+def raw_public(key: PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id_of(key: PublicKey) -> str:
+    """The ``key_id`` recorded with every signed head."""
+    return "ed25519:" + hashlib.sha256(raw_public(key)).hexdigest()[:32]
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """An Ed25519 public key given as its JWK ``x`` (base64url of the 32 raw bytes)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if len(raw) != 32:
+            raise ValueError(len(raw))
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise BadInputError(
+            f"--trust-key must be an Ed25519 public key (the JWK's x, base64url), not {text!r}"
+        ) from None
 
 
 class CheckpointSigner:
     def __init__(self, keys: KeyStore) -> None:
-        self.path = keys.directory / _FILE
+        self.path = keys.directory / FILE
         self._key: Any = None
 
     def __repr__(self) -> str:
@@ -36,19 +74,29 @@ class CheckpointSigner:
             )
             with contextlib.suppress(FileExistsError):  # another process made it first
                 write_private_file(self.path, pem, exclusive=True)
-        self._key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
-        return self._key
+        try:
+            key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
+        except OSError as error:
+            raise LedgerUnreadableError(
+                f"cannot read the ledger signing key {self.path}: {error.strerror}"
+            ) from None
+        except (ValueError, TypeError):
+            raise LedgerUnreadableError(
+                f"the ledger signing key {self.path} is damaged; restore the key directory "
+                "from a backup"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise LedgerUnreadableError(f"{self.path} is not an Ed25519 ledger signing key")
+        self._key = key
+        return key
+
+    def public_key(self) -> PublicKey | None:
+        key = self._load(create=False)
+        return None if key is None else key.public_key()
 
     def key_id(self) -> str | None:
-        from cryptography.hazmat.primitives import serialization
-
-        key = self._load(create=False)
-        if key is None:
-            return None
-        raw = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
+        public = self.public_key()
+        return None if public is None else key_id_of(public)
 
     def public_jwk(self) -> dict[str, str] | None:
         """The public half as a JWK (never a private member); None before the key exists.
@@ -60,18 +108,37 @@ class CheckpointSigner:
 
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
-        key_id = self.key_id()
-        assert key_id is not None
-        return key.sign(message), key_id
+        return key.sign(message), key_id_of(key.public_key())
 
     def verify(self, message: bytes, signature: bytes) -> bool:
-        from cryptography.exceptions import InvalidSignature
+        public = self.public_key()
+        return public is not None and _verifies(public, message, signature)
 
-        key = self._load(create=False)
-        if key is None:
-            return False
-        try:
-            key.public_key().verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+
+def _verifies(public: PublicKey, message: bytes, signature: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        public.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+class HeadKeys:
+    """The keys whose signed heads a verify can check: this installation's, and the
+    public keys it was told to trust."""
+
+    def __init__(self, own: CheckpointSigner, trusted: Sequence[PublicKey] = ()) -> None:
+        own_public = own.public_key()
+        self.own_id = None if own_public is None else key_id_of(own_public)
+        self._keys = {key_id_of(key): key for key in trusted}
+        if own_public is not None:
+            self._keys[key_id_of(own_public)] = own_public
+
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._keys
+
+    def verifies(self, checkpoint: Checkpoint) -> bool:
+        key = self._keys.get(checkpoint.key_id)
+        return key is not None and _verifies(key, checkpoint.message(), checkpoint.signature)
