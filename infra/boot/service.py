@@ -9,8 +9,9 @@ is meant to be read top to bottom in ``BootService._run``:
 3. Every heartbeat about to be posted is committed as begun, then the POSTs go.
 4. The answers, the sealed fresh tokens and the outcomes are committed at once;
    only then are cleared loops' data keys destroyed.
-5. ``Boot.Completed`` (and a signed checkpoint) is committed; only then does the
-   caller print the report.
+5. ``Boot.Completed`` is committed; only then does the caller print the report.
+
+Every one of these transactions carries its own signed chain head (the recorder's).
 
 A boot killed at any instant leaves committed transactions only; the next boot
 examines every loop that is still open afresh.
@@ -105,7 +106,6 @@ class BootService:
         probe: LivenessProbe,
         pop_key: PopKey,
         clock: Clock,
-        after_complete: Callable[[LedgerApp], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
         open_loops: list[Loop] | None = None,
     ) -> None:
@@ -116,7 +116,6 @@ class BootService:
         self.probe = probe
         self.pop_key = pop_key
         self.clock = clock
-        self.after_complete = after_complete
         self.progress = progress
         self._open_loops = open_loops
         self._deadline = 0.0
@@ -157,8 +156,6 @@ class BootService:
         summary = summarize(runs)  # 5
         boot.complete(summary)
         self.app.save_boot_progress(boot)
-        if self.after_complete is not None:
-            self.after_complete(self.app)
         return BootResult(
             boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
         )

@@ -10,9 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.errors import BadInputError
+
+if TYPE_CHECKING:  # imported by the boot itself, after the options are checked
+    from recovery_ledger.domain.loop import Loop
+    from recovery_ledger.infra.boot.ports import Cloud, PopKey
+    from recovery_ledger.infra.boot.service import BootResult, BootService
+    from recovery_ledger.infra.store.app import LedgerApp
 
 
 def _cloud_url(option: str | None) -> str | None:
@@ -81,7 +88,13 @@ def cmd_boot(ctx: CommandContext) -> int:
     return 0
 
 
-async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-untyped-def]
+async def _run(
+    ctx: CommandContext,
+    app: LedgerApp,
+    open_loops: list[Loop],
+    cloud_url: str | None,
+    pop_key: PopKey,
+) -> BootResult:
     from recovery_ledger.infra.boot.host import host_id, host_name
     from recovery_ledger.infra.boot.service import BootService, BootSettings
     from recovery_ledger.infra.boot.wiring import PsutilProbe, SystemClock, TerminalProgress
@@ -101,9 +114,8 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
-    def service(cloud):  # type: ignore[no-untyped-def]
+    def service(cloud: Cloud | None) -> BootService:
         return BootService(
             app,
             settings,
@@ -111,13 +123,14 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
             probe=PsutilProbe(),
             pop_key=pop_key,
             clock=SystemClock(),
-            after_complete=record_checkpoint,
             progress=progress,
             open_loops=open_loops,
         )
 
     try:
-        if not open_loops:  # nothing to ask the cloud: no client, no httpx import
+        # Nothing to ask the cloud (open loops without a URL were refused above): no client,
+        # no httpx import.
+        if not open_loops or cloud_url is None:
             return await service(None).run()
         from recovery_ledger.infra.cloud.client import CloudClient
 
