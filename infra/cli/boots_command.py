@@ -56,14 +56,14 @@ def cmd_boots(ctx: CommandContext) -> int:
     if ctx.json:
         emit_json({"schema_version": SCHEMA_VERSION, "boots": views})
         return 0
-    headers = ["boot", "started", "policy", "host", "state", "examined", "reattached"]
-    headers += ["revived", "finalized", "heartbeats", "findings"]
+    headers = ["boot", "started", "policy", "host", "state", "loops", "kept", "revived"]
+    headers += ["finalized", "hb", "findings"]
     emit_table(
         headers,
         [
             [
                 v["short_id"],
-                v["started_at"],
+                b.started_at,
                 v["policy"],
                 v["host_name"],
                 v["state"],
@@ -74,11 +74,11 @@ def cmd_boots(ctx: CommandContext) -> int:
                 v["heartbeats_posted"],
                 v["findings"],
             ]
-            for v in views
+            for b, v in zip(boots, views, strict=True)
         ],
         [
             "finding" if v["findings"] else "note" if v["state"] != "completed" else None
-            for v in views
+            for b, v in zip(boots, views, strict=True)
         ],
         wide=ctx.args.wide,
     )

@@ -145,10 +145,10 @@ def cmd_loops(ctx: CommandContext) -> int:
                 v["state"],
                 v["finalize_reason"],
                 (v["token"] or {}).get("jti"),
-                (v["token"] or {}).get("expires_at"),
+                r.token_expires_at,
                 v["revivals"],
             ]
-            for v in views
+            for r, v in zip(rows, views, strict=True)
         ],
         wide=args.wide,
     )

@@ -30,14 +30,19 @@ def emit_table(
     from recovery_ledger.infra.cli.table import write_table
 
     # A pipe gets an empty field for "nothing"; a person gets a dash.
-    blank = "-" if sys.stdout.isatty() else ""
-    cells = [[_cell(value, blank) for value in row] for row in rows]
+    tty = sys.stdout.isatty()
+    blank = "-" if tty else ""
+    cells = [[_cell(value, blank, tty) for value in row] for row in rows]
     write_table(headers, cells, marks, wide=wide)
 
 
-def _cell(value: Any, blank: str = "-") -> str:
+def _cell(value: Any, blank: str, tty: bool) -> str:
+    from datetime import datetime
+
     if value is None:
         return blank
+    if isinstance(value, datetime):
+        return human_time(value) if tty else str(iso(value))
     if isinstance(value, bool):
         return "yes" if value else "no"
     return terminal_safe(str(value))
@@ -54,3 +59,11 @@ def terminal_safe(text: str) -> str:
 def _escape(char: str) -> str:
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def human_time(value: Any) -> str:
+    """A moment for a person's table: UTC to the second, ``2026-11-25 21:36:39``."""
+    from datetime import UTC
+
+    text: str = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return text

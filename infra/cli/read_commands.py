@@ -238,7 +238,7 @@ def cmd_zombies(ctx: CommandContext) -> int:
         return 0
     emit_table(
         ["kind", "loop", "boot", "at", "detail"],
-        [[v["kind"], v["loop_id"], short_id(v["boot_id"]), v["at"], v["detail"]] for v in views],
+        [[f.kind, f.loop_id, short_id(f.boot_id), f.at, f.detail] for f in findings],
         ["finding"] * len(views),
         wide=ctx.args.wide,
     )
