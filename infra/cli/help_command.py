@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from recovery_ledger.infra.cli.context import CommandContext
@@ -71,7 +72,7 @@ def cmd_help(ctx: CommandContext) -> int:
     if topic == ["environment"]:
         sys.stdout.write(_page("Environment variables recovery-ledger reads:", ENVIRONMENT))
         return 0
-    parser = build_parser()
+    parser: argparse.ArgumentParser = build_parser()
     for word in topic:
         children = subcommands(parser)
         if word not in children:
