@@ -27,10 +27,17 @@ class CommandContext:
         self.keys = KeyStore(self.keys_dir)
         self.json: bool = bool(args.json)
 
-    def open(self, *, create: bool = False) -> LedgerApp:
+    def open(self, *, create: bool = False, check_witness: bool = True) -> LedgerApp:
+        """The ledger; unless told not to (verify reports it itself), refused when it holds
+        less than the witness says it held."""
         from recovery_ledger.infra.store.app import open_ledger
 
-        return open_ledger(self.location, self.keys, create=create)
+        app = open_ledger(self.location, self.keys, create=create)
+        if check_witness:
+            from recovery_ledger.infra.integrity.guard import check_not_cut_back
+
+            check_not_cut_back(app)
+        return app
 
     def open_for_writing(self, *, create: bool = False) -> LedgerApp:
         """The ledger, once it is shown to be this installation's and whole (exit 4 when not,

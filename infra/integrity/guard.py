@@ -126,3 +126,22 @@ def _last_event_position(sql: LedgerSQL) -> int:
 def _link_at(sql: LedgerSQL, position: int) -> bytes | None:
     rows = sql.query(f"SELECT chain_hash FROM {CHAIN_TABLE} WHERE notification_id = ?", (position,))
     return bytes(rows[0][0]) if rows else None
+
+
+def check_not_cut_back(app: LedgerApp) -> None:
+    """Every command, reads too: a ledger that ends before what this installation's witness
+    says it held was wiped or rolled back, and answers nothing (exit 4)."""
+    witness = read_witness(app.keys.directory)
+    if witness is None:
+        return
+    sql = LedgerSQL.for_app(app)
+    if _last_event_position(sql) >= witness.position:
+        return
+    if sql.query(
+        f"SELECT 1 FROM {CHECKPOINT_TABLE} WHERE key_id = ? LIMIT 1", (witness.key_id,)
+    ) or (_last_event_position(sql) == 0):
+        raise LedgerRefusedError(
+            f"the ledger {app.location.describe()} ends before position {witness.position}, "
+            f"which the witness in {app.keys.directory} says it held: it was wiped or rolled "
+            "back (restore it from a backup)"
+        )

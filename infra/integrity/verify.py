@@ -70,6 +70,9 @@ def verify_ledger(app: LedgerApp, trusted: Sequence[PublicKey] = ()) -> VerifyRe
     _check_orphan_links(sql, report)
     _check_tail(checkpoints, witness, last, report)
     _check_coverage(checked, last, keys, report)
+    from recovery_ledger.infra.integrity.projections_check import check_projections
+
+    check_projections(app, report)
     return report
 
 

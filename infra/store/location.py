@@ -173,7 +173,7 @@ def check_sqlite_file(path: Path, *, create: bool) -> None:
     and switch it to WAL, so the check reads it read-only first.
     """
     if path.exists():
-        _check_existing(path)
+        _check_existing(path, create=create)
         return
     if not create:
         raise LedgerUnreadableError(f"no ledger at {path}")
@@ -185,10 +185,10 @@ def check_sqlite_file(path: Path, *, create: bool) -> None:
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        _check_existing(path)
+        _check_existing(path, create=create)
 
 
-def _check_existing(path: Path) -> None:
+def _check_existing(path: Path, *, create: bool) -> None:
     if not path.is_file():
         raise LedgerUnreadableError(f"{path} is not a ledger (not a regular file)")
     try:
@@ -197,6 +197,8 @@ def _check_existing(path: Path) -> None:
     except OSError as error:
         raise LedgerUnreadableError(f"cannot read ledger {path}: {error.strerror}") from None
     if not header:
+        if not create:  # a read never turns an empty file into a ledger
+            raise LedgerUnreadableError(f"no ledger at {path} (the file is empty)")
         return  # an empty file: a ledger created but never written
     if header != _SQLITE_MAGIC:
         raise LedgerUnreadableError(f"{path} is not a ledger (not a SQLite database)")

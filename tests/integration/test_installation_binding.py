@@ -28,6 +28,10 @@ def cli(
 
 @pytest.fixture
 def written(ledger: Ledger) -> Ledger:
+    return populate(ledger)
+
+
+def populate(ledger: Ledger) -> Ledger:
     """Two loops registered (this test process is their runner), one token rotated."""
     for loop_id in ("L1", "L2"):
         result = cli(
@@ -86,6 +90,7 @@ def test_rollback_then_write_is_refused_and_stays_detected(written: Ledger) -> N
     assert counts(written) == before
     assert (written.keys_dir / "witness.json").read_bytes() == witness
     assert cli(written, "verify").code == 4
+    refused(cli(written, "loops"), "rolled back")
 
 
 def test_a_lost_key_directory_refuses_writes_and_creates_nothing(written: Ledger) -> None:
@@ -170,6 +175,7 @@ def test_a_wiped_ledger_with_a_witness_refuses_every_write(written: Ledger) -> N
             run_sql(written, f"DELETE FROM {table}")
     refused(finalize(written), "wiped")
     refused(cli(written, "boot"), "wiped")
+    refused(cli(written, "loops"))  # reads answer nothing from a wiped ledger either
     if written.path is not None:
         assert written.path.stat().st_size == 0
         written.path.unlink()
@@ -212,3 +218,23 @@ def test_the_witness_holds_the_newest_signed_head(written: Ledger) -> None:
         written, "SELECT position, event_count FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1"
     )[0]
     assert (witness["position"], witness["event_count"]) == (position, count)
+
+
+def test_a_snapshot_of_ledger_and_keys_together_verifies(
+    sqlite_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The limit docs/integrity.md states: restoring the ledger together with its key
+    directory from an older snapshot cannot be caught on one machine (the fleet's collector
+    is the witness that catches it)."""
+    written = populate(sqlite_ledger)
+    assert written.path is not None
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    shutil.copy(written.path, snapshot / "ledger.sqlite")
+    shutil.copytree(written.keys_dir, snapshot / "keys")
+    assert finalize(written).code == 0
+    shutil.copy(snapshot / "ledger.sqlite", written.path)
+    shutil.rmtree(written.keys_dir)
+    shutil.copytree(snapshot / "keys", written.keys_dir)
+    assert cli(written, "verify").code == 0
+    assert finalize(written).code == 0

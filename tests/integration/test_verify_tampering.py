@@ -273,3 +273,64 @@ def test_a_forged_tail_under_a_head_signed_with_another_key_is_caught(copy: Path
     code, out = verify(copy)
     assert code == 4, out
     assert "unsigned_tail" in out
+
+
+def finalize_healthy_loop(path: Path, keys: Path | None = None) -> tuple[int, str]:
+    keys = keys or path.with_name(path.name + ".keys")
+    result = run_cli(
+        "loop", "finalize", "--loop", "revivable", "--reason", "x",
+        "--ledger", str(path), "--keys", str(keys),
+    )  # fmt: skip
+    return result.code, result.stderr
+
+
+def test_rollback_then_write_is_refused_and_verify_still_fails(copy: Path) -> None:
+    last = rows(copy)[-1][0]
+    sql(
+        copy,
+        f"DELETE FROM stored_events WHERE rowid > {last - 3}",
+        f"DELETE FROM ledger_chain WHERE notification_id > {last - 3}",
+        f"DELETE FROM ledger_checkpoints WHERE position > {last - 3}",
+    )
+    code, stderr = finalize_healthy_loop(copy)
+    assert code == 4 and "rolled back" in stderr
+    assert rows(copy)[-1][0] == last - 3  # nothing written
+    assert verify(copy)[0] == 4
+
+
+def test_a_foreign_key_directory_is_caught(copy: Path, original: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    build_ledger(str(other / "ledger.sqlite"), other / "keys")
+    before = rows(copy)
+    code, stderr = finalize_healthy_loop(copy, keys=other / "keys")
+    assert code == 4 and "not this ledger's" in stderr
+    assert rows(copy) == before
+    result = run_cli("verify", "--json", "--ledger", str(copy), "--keys", str(other / "keys"))
+    assert result.code == 4 and "no_own_checkpoint" in result.stdout
+
+
+def test_a_wiped_ledger_file_is_caught(copy: Path) -> None:
+    copy.write_bytes(b"")
+    code, stderr = finalize_healthy_loop(copy)
+    assert code == 4 and "wiped" in stderr
+    assert copy.stat().st_size == 0
+    assert run_cli("verify", "--ledger", str(copy)).code == 4
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE rl_loops SET state = 'open', finalize_reason = NULL WHERE loop_id = 'dead'",
+        "INSERT INTO rl_findings (kind, loop_id, boot_id, at, detail, evidence) "
+        "SELECT 'false_kill', loop_id, boot_id, observed_at, 'planted', '[]' "
+        "FROM rl_decisions LIMIT 1",
+        "DELETE FROM rl_decisions WHERE loop_id = 'revivable'",
+        "UPDATE rl_boots SET finalized = finalized + 1",
+    ],
+)
+def test_an_edited_projection_row_is_caught(copy: Path, edit: str) -> None:
+    assert run_cli("loops", "--ledger", str(copy)).code == 0  # the projections exist
+    sql(copy, edit)
+    code, out = verify(copy)
+    assert code == 4, out
+    assert "projection_mismatch" in out
