@@ -119,12 +119,17 @@ def _pieces(app: Any) -> dict[str, float]:
     """The new work alone, where this tree has it: the write guard, and one head signed and
     its witness written (fsync included)."""
     try:
-        from recovery_ledger.infra.integrity.guard import _newest_head, check_before_write
+        from recovery_ledger.infra.integrity.guard import (
+            _newest_head_and_last_event,
+            check_before_write,
+        )
     except ImportError:
         return {}
     from recovery_ledger.infra.integrity.sql import LedgerSQL
 
-    newest = _newest_head(LedgerSQL.for_app(app))  # re-signed as it is: the witness stays true
+    newest, _ = _newest_head_and_last_event(
+        LedgerSQL.for_app(app)
+    )  # re-signed as it is: the witness stays true
     assert newest is not None
     signer = app.recorder.head_signer
     guard, head = [], []

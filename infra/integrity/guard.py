@@ -41,10 +41,13 @@ def check_before_write(app: LedgerApp) -> None:
     """Raise LedgerRefusedError (exit 4) unless a write may go ahead."""
     sql = LedgerSQL.for_app(app)
     keys_dir = app.keys.directory
-    newest = _newest_head(sql)
-    last_event = _last_event_position(sql)
+    # The witness first: it moves only after its transaction committed, so read before the
+    # ledger it never runs ahead of it while other writers commit.
+    witness = read_witness(keys_dir)
+    newest, last_event = _newest_head_and_last_event(sql)
     if newest is None and last_event == 0:
-        refuse_wiped(keys_dir, 0, f"the ledger {app.location.describe()}")
+        if witness is not None and witness.event_count > 0:
+            refuse_wiped(keys_dir, 0, f"the ledger {app.location.describe()}")
         return
     signer = CheckpointSigner(app.keys)
     own = signer.key_id()
@@ -71,7 +74,8 @@ def check_before_write(app: LedgerApp) -> None:
             f"now ending at {last_event}) without this installation's key; nothing was "
             "written (run `verify`)"
         )
-    _check_witness(sql, keys_dir, newest)
+    if witness is not None:
+        _check_witness(sql, keys_dir, witness, newest)
 
 
 def _refuse_foreign(sql: LedgerSQL, keys_dir: Path, own: str, newest: Checkpoint) -> None:
@@ -89,10 +93,7 @@ def _refuse_foreign(sql: LedgerSQL, keys_dir: Path, own: str, newest: Checkpoint
     )
 
 
-def _check_witness(sql: LedgerSQL, keys_dir: Path, newest: Checkpoint) -> None:
-    witness = read_witness(keys_dir)
-    if witness is None:
-        return
+def _check_witness(sql: LedgerSQL, keys_dir: Path, witness: Checkpoint, newest: Checkpoint) -> None:
     if witness.event_count > newest.event_count or witness.position > newest.position:
         raise LedgerRefusedError(
             f"the ledger holds {newest.event_count} signed events but the witness in "
@@ -106,15 +107,23 @@ def _check_witness(sql: LedgerSQL, keys_dir: Path, newest: Checkpoint) -> None:
         )
 
 
-def _newest_head(sql: LedgerSQL) -> Checkpoint | None:
+def _newest_head_and_last_event(sql: LedgerSQL) -> tuple[Checkpoint | None, int]:
+    """One statement, so one snapshot: another writer committing in between cannot make
+    the ledger look extended past its head."""
+    id_column = "notification_id" if sql.postgres else "rowid"
     rows = sql.query(
-        f"SELECT position, event_count, head, signed_at, key_id, signature FROM "
-        f"{CHECKPOINT_TABLE} ORDER BY seq DESC LIMIT 1"
+        f"SELECT (SELECT MAX({id_column}) FROM {sql.events_table}), c.position, "
+        "c.event_count, c.head, c.signed_at, c.key_id, c.signature "
+        f"FROM (SELECT 1 AS one) AS anchor LEFT JOIN (SELECT * FROM {CHECKPOINT_TABLE} "
+        "ORDER BY seq DESC LIMIT 1) AS c ON 1 = 1"
     )
-    if not rows:
-        return None
-    r = rows[0]
-    return Checkpoint(int(r[0]), int(r[1]), bytes(r[2]), str(r[3]), str(r[4]), bytes(r[5]))
+    last, *head = rows[0]
+    if head[0] is None:
+        return None, int(last or 0)
+    checkpoint = Checkpoint(
+        int(head[0]), int(head[1]), bytes(head[2]), str(head[3]), str(head[4]), bytes(head[5])
+    )
+    return checkpoint, int(last or 0)
 
 
 def _last_event_position(sql: LedgerSQL) -> int:

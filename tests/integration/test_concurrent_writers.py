@@ -136,7 +136,8 @@ def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
     tmp_path: Path,
 ) -> None:
     """CREATE ... IF NOT EXISTS is not safe under concurrency in PostgreSQL ("tuple
-    concurrently updated"): hosts of a fleet starting together must not fail on it."""
+    concurrently updated"): writers starting together on a new ledger must not fail on it
+    (nor on each other's signed heads: the write guard reads the witness before the ledger)."""
     import os
     import uuid
 
@@ -156,11 +157,18 @@ def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
                     sys.executable,
                     "-m",
                     "recovery_ledger",
-                    "loops",
-                    "--json",
+                    "loop",
+                    "register",
+                    "--loop",
+                    f"L{i}",
+                    "--pid",
+                    str(os.getpid()),
+                    "--provenance",
+                    "user_created",
                     "--keys",
-                    str(tmp_path / f"keys-{i}"),
+                    str(tmp_path / "keys"),
                 ],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -169,6 +177,10 @@ def test_many_processes_opening_a_new_postgresql_ledger_at_once_all_succeed(
             )
             for i in range(8)
         ]
+        for i, process in enumerate(processes):
+            assert process.stdin is not None
+            process.stdin.write(make_token(f"jti-{i}"))
+            process.stdin.close()
         results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in processes]
         assert [code for code, _ in results] == [0] * 8, results
     finally:
