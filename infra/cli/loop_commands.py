@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from recovery_ledger.domain.loop import Loop
 from recovery_ledger.infra.cli.context import CommandContext
-from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
 from recovery_ledger.infra.cli.stdin_token import read_token_from_stdin
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.rows import LoopRow, loop_after
@@ -30,22 +30,23 @@ def _parse_pid(text: str) -> int:
 def cmd_loop_register(ctx: CommandContext) -> int:
     from recovery_ledger.infra.boot.host import host_id
     from recovery_ledger.infra.boot.liveness import process_start_time
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
 
     args = ctx.args
     loop_id = _loop_id(args.loop)
     _check_provenance(args.provenance)
     pid = _parse_pid(args.pid)
-    token = read_token_from_stdin()
-    try:
-        parse_runner_token(token)  # refuse bad input before touching the ledger
-    except MalformedToken as error:
-        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
+    token = read_token_from_stdin(loop_id)  # bad input refused before touching the ledger
     try:
         start_time = process_start_time(pid)
     except Exception:
         raise BadInputError(f"no running process with pid {pid}") from None
     app = ctx.open(create=True)
+    existing = app.find_loop(loop_id)
+    if existing is not None and _same_registration(
+        existing, args.provenance, pid, start_time, token
+    ):
+        _report(ctx, app, existing, f"loop {loop_id} is already registered so; nothing written")
+        return 0
     loop = app.register_loop(
         loop_id=loop_id,
         provenance=args.provenance,
@@ -58,15 +59,26 @@ def cmd_loop_register(ctx: CommandContext) -> int:
     return 0
 
 
-def cmd_loop_token(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken
+def _same_registration(
+    loop: Loop, provenance: str, pid: int, start_time: float, token: str
+) -> bool:
+    """Contract section 5: registering again with the same pid, process start time and
+    token is a no-op (a host retrying after a lost answer); anything else is refused."""
+    import hashlib
 
-    token = read_token_from_stdin()
+    fingerprint = hashlib.sha256(token.encode("ascii")).hexdigest()
+    return (
+        loop.token is not None
+        and loop.token.fingerprint == fingerprint
+        and (loop.provenance, loop.pid, loop.pid_start_time) == (provenance, pid, start_time)
+    )
+
+
+def cmd_loop_token(ctx: CommandContext) -> int:
+    loop_id = _loop_id(ctx.args.loop)
+    token = read_token_from_stdin(loop_id)
     app = ctx.open()
-    try:
-        loop = app.record_token(_loop_id(ctx.args.loop), token)
-    except MalformedToken as error:
-        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
+    loop = app.record_token(loop_id, token)
     _report(ctx, app, loop, f"recorded a new token for loop {loop.loop_id}")
     return 0
 
@@ -174,7 +186,7 @@ def _report(ctx: CommandContext, app: LedgerApp, loop: Loop, message: str) -> No
     """The loop as ``loops --json`` shows it: folded from its own events by the same
     function the projection uses, so the two can never drift apart."""
     if not ctx.json:
-        print(message)
+        print(terminal_safe(message))  # the loop id and a host's reason are recorded text
         return
     row: LoopRow | None = None
     for event in app.events.get(loop.id):

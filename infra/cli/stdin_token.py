@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import sys
 
+from recovery_ledger.infra.cloud.runner_jwt import MAX_TOKEN_BYTES as _MAX_TOKEN_BYTES
 from recovery_ledger.infra.errors import BadInputError
 
-_MAX_TOKEN_BYTES = 16 * 1024
+
+def read_token_from_stdin(loop_id: str) -> str:
+    """The token on stdin, held to ``accept_runner_token``'s rules for ``loop_id``."""
+    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
+
+    text = _read()
+    try:
+        accept_runner_token(text, loop_id)
+    except MalformedToken as error:
+        raise BadInputError(
+            f"the token on stdin is not a well-formed JWT for this loop: {error}"
+        ) from None
+    return text
 
 
-def read_token_from_stdin() -> str:
+def _read() -> str:
     if sys.stdin is None or sys.stdin.isatty():
         raise BadInputError("the runner token must come on stdin (e.g. `... < token.jwt`)")
     raw = sys.stdin.buffer.read(_MAX_TOKEN_BYTES + 1)
