@@ -146,7 +146,7 @@ def _bad_invocations(pid: int) -> dict[str, tuple[list[str], str | None, str]]:
         ),
         "token get unknown loop": (["token", "get", "--loop", "nope"], None, "unknown loop"),
         "unknown option": (["loops", "--colour"], None, "unrecognized arguments"),
-        "unknown command": (["loopz"], None, "invalid choice"),
+        "unknown command": (["loopz"], None, "did you mean 'loop'"),
     }
 
 
