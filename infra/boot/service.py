@@ -67,6 +67,7 @@ class LoopRun:
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
+            pop_reason=self.pop_reason,
         )
 
 
@@ -78,6 +79,7 @@ class BootResult:
     finished_at: datetime
     runs: list[LoopRun]
     summary: dict[str, int]
+    pop_key: PopKey
 
 
 @dataclass
@@ -130,6 +132,7 @@ class BootService:
             app_version=self.settings.app_version,
             cloud_url=self.settings.cloud_url,
             loop_ids=[run.loop.loop_id for run in runs],
+            pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
         self.app.save_boot_progress(boot)  # 1
@@ -154,7 +157,7 @@ class BootService:
         boot.complete(summary)
         self.app.save_boot_progress(boot)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary
+            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
         )
 
     # -- preparing -----------------------------------------------------------------

@@ -60,9 +60,7 @@ def cmd_boot(ctx: CommandContext) -> int:
     from recovery_ledger.infra.boot.lock import boot_lock
     from recovery_ledger.infra.boot.wiring import load_pop_key, resolve_pop_key_path
 
-    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key, ctx.keys_dir))
-    if pop_key.reason == "world_readable":
-        sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
+    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key))
     from recovery_ledger.infra.boot.host import host_id
 
     this_host = host_id(ctx.keys_dir)
@@ -75,14 +73,18 @@ def cmd_boot(ctx: CommandContext) -> int:
         open_loops = [loop for loop in loops if not loop.is_finalized]
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
-    from recovery_ledger.infra.boot.report import boot_document, boot_lines
+    from recovery_ledger.infra.boot.report import boot_document, boot_lines, boot_warnings
+    from recovery_ledger.infra.cli.output import terminal_safe
 
+    warnings = boot_warnings(result, cloud_url)
+    for warning in warnings:
+        sys.stderr.write(f"recovery-ledger: warning: {terminal_safe(warning)}\n")
     if ctx.json:
         from recovery_ledger.infra.cli.output import emit_json
 
-        emit_json(boot_document(result))
+        emit_json(boot_document(result, warnings))
     else:
-        print("\n".join(boot_lines(result)))
+        print("\n".join(terminal_safe(line) for line in boot_lines(result)))
     return 0
 
 
