@@ -96,7 +96,7 @@ def cmd_token_get(ctx: CommandContext) -> int:
     app = ctx.open()
     token = app.current_token(_loop_id(ctx.args.loop))
     if ctx.json:
-        emit_json({"loop_id": ctx.args.loop, "token": token})
+        emit_json({"schema_version": SCHEMA_VERSION, "loop_id": ctx.args.loop, "token": token})
     else:
         sys.stdout.write(token + "\n")
     return 0
