@@ -20,6 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recovery_ledger.infra.refcloud import ReferenceCloud
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -58,7 +62,9 @@ def _env(ledger: Path) -> dict[str, str]:
     }
 
 
-def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+def _prepare(
+    directory: Path, cloud: ReferenceCloud, count: int
+) -> tuple[Path, list[subprocess.Popen[bytes]]]:
     from recovery_ledger.infra.boot.host import host_id
     from recovery_ledger.infra.boot.liveness import process_start_time
     from recovery_ledger.infra.bootstrap import ledger_app

@@ -87,14 +87,11 @@ def _cloud_url(option: str | None) -> str | None:
 
 
 def ledger_app(location: LedgerLocation, keys: KeyStore, *, create: bool = False) -> LedgerApp:
-    """The ledger application with its real head signer: every write transaction signs its
-    new chain head with the key directory's ledger key (docs/integrity.md)."""
-    from recovery_ledger.infra.integrity.checkpoints import WitnessedSigner
-    from recovery_ledger.infra.integrity.signing import CheckpointSigner
+    """The ledger application over this key directory (``create``: make a SQLite ledger
+    that is not there yet)."""
     from recovery_ledger.infra.store.app import open_ledger
 
-    signer = WitnessedSigner(CheckpointSigner(keys), keys.directory)
-    return open_ledger(location, keys, create=create, head_signer=signer)
+    return open_ledger(location, keys, create=create)
 
 
 class Ledger:

@@ -35,6 +35,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
+_FILTER_HELP = {
+    "loop": ("ID", "only this loop (default: every loop)"),
+    "boot": ("ID", "only this boot: its id or a unique prefix of 6+ characters (default: all)"),
+    "host": ("NAME_OR_ID", "only this host, by name or id (default: every host)"),
+    "since": ("T", "from this date or RFC 3339 time on, inclusive (default: the beginning)"),
+    "until": ("T", "before this date or RFC 3339 time, exclusive (default: now)"),
+}
+
+
+def _read_filters(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The read commands' shared filters (docs/contract.md section 5, read commands)."""
+    for name in names:
+        metavar, help_text = _FILTER_HELP[name]
+        parser.add_argument(f"--{name}", metavar=metavar, help=help_text)
+
+
+def _wide(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="show every column in full on a terminal (default: fit the terminal's width)",
+    )
+
+
 def _sub(
     subparsers: argparse._SubParsersAction[OneLineParser], name: str, handler: str, help_text: str
 ) -> OneLineParser:
@@ -131,29 +155,70 @@ def build_parser() -> OneLineParser:
     )
     p.add_argument("--loop", required=True, metavar="ID")
 
-    _sub(
+    # -- issue 12: read commands (filters, boots, show, replay, zombies, audit, report) ------
+    p = _sub(
         commands,
         "loops",
         "recovery_ledger.infra.cli.loop_commands:cmd_loops",
         "current state of every loop",
     )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--state",
+        choices=("open", "finalized"),
+        help="only loops in this state (default: both)",
+    )
+    _wide(p)
+
+    p = _sub(
+        commands,
+        "boots",
+        "recovery_ledger.infra.cli.boots_command:cmd_boots",
+        "one line per boot: short id, start, policy, host, completed or interrupted, counts",
+    )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    _wide(p)
+
+    show = commands.add_parser("show", help="one thing's whole story")
+    show_commands = show.add_subparsers(
+        dest="show_command", required=True, parser_class=OneLineParser
+    )
+    p = _sub(
+        show_commands,
+        "loop",
+        "recovery_ledger.infra.cli.show_command:cmd_show_loop",
+        "a loop's whole life in order: registration, tokens, every boot's observations, "
+        "each decision and the rule that fired, a finalize by the host, its findings",
+    )
+    p.add_argument("loop_id", metavar="ID", help="the loop id, as registered")
+    _read_filters(p, "boot", "since", "until")
 
     p = _sub(
         commands,
         "replay",
         "recovery_ledger.infra.cli.read_commands:cmd_replay",
-        "the recorded timeline, each decision re-derived",
+        "the recorded timeline, each decision re-derived (or what-if under --policy)",
     )
-    p.add_argument("--loop", metavar="ID")
-    p.add_argument("--boot", metavar="ID")
-    p.add_argument("--policy", metavar="NAME")
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--policy",
+        metavar="NAME",
+        help="what this policy would have done instead (default: the policy each boot ran)",
+    )
+    p.add_argument(
+        "--only-differences",
+        action="store_true",
+        help="print only the decisions that differ (default: every decision)",
+    )
 
-    _sub(
+    p = _sub(
         commands,
         "zombies",
         "recovery_ledger.infra.cli.read_commands:cmd_zombies",
-        "suspected incidents",
+        "suspected incidents (findings)",
     )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    _wide(p)
 
     p = _sub(
         commands,
@@ -161,10 +226,30 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.read_commands:cmd_audit",
         "the audit report over a time range",
     )
-    p.add_argument("--since", metavar="T")
-    p.add_argument("--until", metavar="T")
-    p.add_argument("--host", metavar="HOST_ID")
-    p.add_argument("--format", choices=("table", "json", "csv"), default=None)
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default=None,
+        help="output format (default: table, or json with --json)",
+    )
+    p.add_argument(
+        "--by",
+        choices=("day", "week", "month"),
+        help="the same report in time buckets, UTC (default: one report for the range)",
+    )
+
+    p = _sub(
+        commands,
+        "report",
+        "recovery_ledger.infra.cli.report_command:cmd_report",
+        "write a self-contained HTML incident report",
+    )
+    p.add_argument(
+        "--html", required=True, metavar="FILE", help="where to write the report (required)"
+    )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    # -- end issue 12: read commands ----------------------------------------------------------
 
     p = _sub(
         commands,

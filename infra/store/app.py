@@ -19,7 +19,6 @@ from recovery_ledger.domain.observations import PROVENANCES
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
-from recovery_ledger.infra.store.heads import HeadSigner
 from recovery_ledger.infra.store.location import LedgerLocation
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
@@ -33,12 +32,12 @@ class UnknownLoopError(BadInputError):
 class LedgerApp(Application[UUID]):
     name = "RecoveryLedger"
 
-    def __init__(self, location: LedgerLocation, keys: KeyStore, head_signer: HeadSigner) -> None:
+    def __init__(self, location: LedgerLocation, keys: KeyStore) -> None:
         self.location = location
         self.keys = keys
         self.sealer = TokenSealer(keys)
         super().__init__(env=location.library_env())
-        self.recorder.head_signer = head_signer  # type: ignore[attr-defined]
+        self.recorder.head_signer = _head_signer(keys)  # type: ignore[attr-defined]
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -197,13 +196,15 @@ class LedgerApp(Application[UUID]):
             raise BadInputError(str(refusal)) from None
 
 
-def open_ledger(
-    location: LedgerLocation, keys: KeyStore, *, create: bool, head_signer: HeadSigner
-) -> LedgerApp:
-    """Open (and for SQLite, when ``create``, make) the ledger; refuse a foreign file.
+def _head_signer(keys: KeyStore) -> Any:
+    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
+    from recovery_ledger.infra.store.witness import WitnessedSigner
 
-    ``head_signer`` signs every write transaction's chain head; ``infra/bootstrap.py`` passes
-    the installation's (``ledger_app``)."""
+    return WitnessedSigner(CheckpointSigner(keys), keys.directory)
+
+
+def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> LedgerApp:
+    """Open (and for SQLite, when ``create``, make) the ledger; refuse a foreign file."""
     from contextlib import nullcontext
 
     from recovery_ledger.infra.store.location import check_sqlite_file
@@ -216,14 +217,14 @@ def open_ledger(
 
         setup = schema_ready(location.library_env())
     with setup:  # on PostgreSQL, constructing the app creates tables: one opener at a time
-        return _construct(location, keys, head_signer)
+        return _construct(location, keys)
 
 
-def _construct(location: LedgerLocation, keys: KeyStore, head_signer: HeadSigner) -> LedgerApp:
+def _construct(location: LedgerLocation, keys: KeyStore) -> LedgerApp:
     from recovery_ledger.infra.errors import LedgerUnreadableError
 
     try:
-        return LedgerApp(location, keys, head_signer)
+        return LedgerApp(location, keys)
     except Exception as error:  # the library raises many kinds for a bad database
         raise LedgerUnreadableError(
             f"cannot open ledger {location.describe()}: {_one_line(error)}"
