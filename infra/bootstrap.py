@@ -188,21 +188,19 @@ class Ledger:
         options: BootOptions | None = None,
         *,
         progress: Callable[[int, int], None] | None = None,
-        warn: Callable[[str], None] | None = None,
     ) -> BootResult:
         """Decide, for every open loop of this host, to reattach, revive or finalize; every
         observation and decision is committed before this returns (record, then act).
 
         Runs its own event loop: from async code, call it in a thread. Raises
         ``LedgerBusyError`` while another boot holds the ledger. ``progress(done, total)``
-        is called as loops are examined; ``warn`` receives what the boot could not do."""
+        is called as loops are examined. What the boot could not do (an unusable managed
+        key, a cloud that answered nothing) is in ``boot_warnings(result)``."""
         from recovery_ledger.infra.boot.lock import boot_lock
         from recovery_ledger.infra.boot.wiring import load_pop_key, resolve_pop_key_path
 
         checked = (options or BootOptions()).checked()
-        pop_key = load_pop_key(resolve_pop_key_path(_optional_str(checked.pop_key), self.keys_dir))
-        if pop_key.reason == "world_readable" and warn is not None:
-            warn(pop_key.message)
+        pop_key = load_pop_key(resolve_pop_key_path(_optional_str(checked.pop_key)))
         this_host = self.host_id()
         with boot_lock(self.location, this_host):
             app = self.app(create=True)

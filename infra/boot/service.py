@@ -73,6 +73,7 @@ class LoopRun:
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
+            pop_reason=self.pop_reason,
         )
 
 
@@ -84,6 +85,8 @@ class BootResult:
     finished_at: datetime
     runs: list[LoopRun]
     summary: dict[str, int]
+    pop_key: PopKey
+    cloud_url: str = ""
 
 
 @dataclass
@@ -140,6 +143,7 @@ class BootService:
             app_version=self.settings.app_version,
             cloud_url=self.settings.cloud_url,
             loop_ids=[run.loop.loop_id for run in runs],
+            pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
         self.ledger.save_boot_progress(boot)  # 1
@@ -164,7 +168,14 @@ class BootService:
         boot.complete(summary)
         self.ledger.save_boot_progress(boot)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary
+            boot_id,
+            self.settings.policy,
+            started_at,
+            self.clock.now(),
+            runs,
+            summary,
+            self.pop_key,
+            self.settings.cloud_url,
         )
 
     # -- preparing -----------------------------------------------------------------

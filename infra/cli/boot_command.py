@@ -28,20 +28,20 @@ def cmd_boot(ctx: CommandContext) -> int:
     )
     progress = TerminalProgress()
     try:
-        result = ctx.ledger.boot(options, progress=progress, warn=_warn)
+        result = ctx.ledger.boot(options, progress=progress)
     finally:
         progress.finish()
 
-    from recovery_ledger.infra.boot.report import boot_document, boot_lines
+    from recovery_ledger.infra.boot.report import boot_document, boot_lines, boot_warnings
+    from recovery_ledger.infra.cli.output import terminal_safe
 
+    warnings = boot_warnings(result)
+    for warning in warnings:
+        sys.stderr.write(f"recovery-ledger: warning: {terminal_safe(warning)}\n")
     if ctx.json:
         from recovery_ledger.infra.cli.output import emit_json
 
-        emit_json(boot_document(result))
+        emit_json(boot_document(result, warnings))
     else:
-        print("\n".join(boot_lines(result)))
+        print("\n".join(terminal_safe(line) for line in boot_lines(result)))
     return 0
-
-
-def _warn(message: str) -> None:
-    sys.stderr.write(f"recovery-ledger: warning: {message}\n")

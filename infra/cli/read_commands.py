@@ -160,7 +160,9 @@ def cmd_replay(ctx: CommandContext) -> int:
         differing = len(mismatches)
         against = f"against {args.policy}" if args.policy else "against the recorded policy"
         print(f"{len(replayed)} decisions replayed {against}; {differing} differ")
-    return 1 if mismatches else 0
+    from recovery_ledger.infra.cli.exit_codes import OK, REPLAY_DIFFERS
+
+    return REPLAY_DIFFERS if mismatches else OK
 
 
 def _print_timeline(
