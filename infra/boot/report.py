@@ -16,6 +16,7 @@ from recovery_ledger.projections.timestamps import iso
 def boot_document(result: BootResult, warnings: Sequence[str] | None = None) -> dict[str, Any]:
     """The document ``boot --json`` prints; ``warnings`` default to ``boot_warnings(result)``."""
     return {
+        "schema_version": 1,  # docs/schemas/boot.schema.json
         "boot_id": str(result.boot_id),
         "policy": result.policy,
         "started_at": iso(result.started_at),

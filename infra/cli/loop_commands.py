@@ -50,7 +50,7 @@ def cmd_token_get(ctx: CommandContext) -> int:
 
     token = ctx.ledger.token(ctx.args.loop)
     if ctx.json:
-        emit_json({"loop_id": ctx.args.loop, "token": token})
+        emit_json({"schema_version": SCHEMA_VERSION, "loop_id": ctx.args.loop, "token": token})
     else:
         sys.stdout.write(token + "\n")
     return 0
