@@ -8,21 +8,8 @@ from recovery_ledger.infra.cloud.runner_jwt import MAX_TOKEN_BYTES as _MAX_TOKEN
 from recovery_ledger.infra.errors import BadInputError
 
 
-def read_token_from_stdin(loop_id: str) -> str:
-    """The token on stdin, held to ``accept_runner_token``'s rules for ``loop_id``."""
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
-
-    text = _read()
-    try:
-        accept_runner_token(text, loop_id)
-    except MalformedToken as error:
-        raise BadInputError(
-            f"the token on stdin is not a well-formed JWT for this loop: {error}"
-        ) from None
-    return text
-
-
-def _read() -> str:
+def read_token_from_stdin() -> str:
+    """The raw token on stdin; ``bootstrap`` holds it to the rules of a runner token."""
     if sys.stdin is None or sys.stdin.isatty():
         raise BadInputError("the runner token must come on stdin (e.g. `... < token.jwt`)")
     raw = sys.stdin.buffer.read(_MAX_TOKEN_BYTES + 1)
