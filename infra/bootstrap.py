@@ -285,8 +285,7 @@ def boot_service(
         app_version=__version__,
         cloud_url=options.cloud_url or "",
         concurrency=options.concurrency,
-        deadline_s=options.deadline_s,
-        request_timeout_s=options.connect_timeout_s + options.read_timeout_s,
+        deadline_s=network_share(options.deadline_s),
     )
     return BootService(
         app,
@@ -299,6 +298,12 @@ def boot_service(
         progress=progress,
         open_loops=open_loops,
     )
+
+
+def network_share(deadline_s: float) -> float:
+    """How much of ``--deadline`` the cloud may take: the rest is for opening the ledger,
+    the commits and the report, so the whole command ends within the deadline."""
+    return max(deadline_s / 2, deadline_s - 0.5)
 
 
 def check_loop_id(loop_id: str) -> str:

@@ -27,6 +27,7 @@ def cmd_boot(ctx: CommandContext) -> int:
         deadline_s=args.deadline,
     )
     progress = TerminalProgress()
+    watchdog = _Watchdog(args.deadline)
     try:
         result = ctx.ledger.boot(options, progress=progress)
     finally:
@@ -44,4 +45,38 @@ def cmd_boot(ctx: CommandContext) -> int:
         emit_json(boot_document(result, warnings))
     else:
         print("\n".join(terminal_safe(line) for line in boot_lines(result)))
+    watchdog.cancel()
     return 0
+
+
+class _Watchdog:
+    """``--deadline`` bounds the whole command (contract section 5). The boot cuts its own
+    network work off in time; this is for what no timeout reaches (a database that stops
+    answering mid-transaction): one line, exit 4, and nothing half-written, since every
+    step of a boot is one transaction."""
+
+    GRACE_S = 0.8
+
+    def __init__(self, deadline_s: float) -> None:
+        import threading
+
+        self.deadline_s = deadline_s
+        self._timer = threading.Timer(deadline_s + self.GRACE_S, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        import os
+
+        from recovery_ledger.infra.cli.exit_codes import UNREADABLE
+
+        sys.stderr.write(
+            f"recovery-ledger: the boot did not finish within --deadline {self.deadline_s:g}s "
+            "(the ledger's database stopped answering); stopped, every step committed so far "
+            "is kept\n"
+        )
+        sys.stderr.flush()
+        os._exit(UNREADABLE)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
