@@ -256,10 +256,9 @@ def stages_for(trials: int) -> list[str]:
     ]
 
 
-def campaign(trials: int, seed: int = 11, progress: bool = False) -> Tally:
+def campaign(stages: list[str], seed: int = 11, progress: bool = False) -> Tally:
     rng = random.Random(seed)
     tally = Tally()
-    stages = stages_for(trials)
     with ReferenceCloud() as cloud, tempfile.TemporaryDirectory(prefix="rl-crash-") as tmp:
         cloud.inject_fault(None, endpoint="both", latency=LATENCY_S)
         bench: Bench | None = None
@@ -271,7 +270,11 @@ def campaign(trials: int, seed: int = 11, progress: bool = False) -> Tally:
                 root.mkdir()
                 bench = Bench(root, cloud)
             assert bench is not None
+            known = len(tally.failures)
             run_trial(bench, stage, rng, tally)
+            if progress:
+                for failure in tally.failures[known:]:
+                    print(failure[:2000], flush=True)
             if progress and tally.trials % 50 == 0:
                 print(f"{tally.trials} trials, {len(tally.failures)} failures", flush=True)
         if bench is not None:
@@ -285,7 +288,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     started = time.monotonic()
-    tally = campaign(args.trials, args.seed, progress=True)
+    tally = campaign(stages_for(args.trials), args.seed, progress=True)
     print(
         json.dumps(
             {
