@@ -44,7 +44,6 @@ BOOT_IMPORTS = (
             "cloud.client",
             "crypto.pop_signer",
             "boot.liveness",
-            "cloud.runner_jwt",
             "cloud.url_policy",
             "boot.lock",
         )

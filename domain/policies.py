@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from recovery_ledger.domain.errors import UnknownPolicyError
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 
 Classification = Literal["active", "terminal", "pop_fallback", "transient"]
@@ -27,14 +28,8 @@ FinalizeReason = Literal[
 V1_LEGACY: Final = "v1-legacy"
 V2_POP_UNGUARDED: Final = "v2-pop-unguarded"
 V3_POP_GUARDED: Final = "v3-pop-guarded"
-DEFAULT_POLICY: Final = V3_POP_GUARDED
 
 _VERDICT_CODES: Final = frozenset({200, 401, 404, 410})
-_TERMINAL_CLOUD_STATUSES: Final = frozenset({"completed", "cancelled", "failed"})
-
-
-class UnknownPolicyError(ValueError):
-    """Raised for a policy name that is not one of ``POLICY_NAMES``."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 from recovery_ledger.domain.policies import Decision, LoopFacts, get_policy
 from recovery_ledger.projections.rows import DecisionRow
 
@@ -57,10 +57,10 @@ class ReplayedDecision:
         ]
 
 
-def facts_of(row: DecisionRow, provenance: str) -> LoopFacts:
-    status = StatusAnswer(row.status_http, row.status_word, row.status_error)  # type: ignore[arg-type]
+def facts_of(row: DecisionRow, provenance: Provenance) -> LoopFacts:
+    status = StatusAnswer(row.status_http, row.status_word, row.status_error)
     return LoopFacts(
-        provenance=provenance,  # type: ignore[arg-type]
+        provenance=provenance,
         runner_alive=bool(row.alive),
         status=status,
         pop_available=bool(row.pop_available),
@@ -70,7 +70,7 @@ def facts_of(row: DecisionRow, provenance: str) -> LoopFacts:
 def heartbeat_of(row: DecisionRow) -> HeartbeatAnswer | None:
     if not row.heartbeat_answered:
         return None
-    return HeartbeatAnswer(row.heartbeat_http, row.heartbeat_revived, row.heartbeat_error)  # type: ignore[arg-type]
+    return HeartbeatAnswer(row.heartbeat_http, row.heartbeat_revived, row.heartbeat_error)
 
 
 def recorded_verdict(row: DecisionRow) -> Verdict:
@@ -97,7 +97,7 @@ def _verdict(decision: Decision) -> Verdict:
 
 
 def replay_decision(
-    row: DecisionRow, provenance: str, policy: str | None = None
+    row: DecisionRow, provenance: Provenance, policy: str | None = None
 ) -> ReplayedDecision:
     """Re-derive ``row`` with ``policy`` (default: the policy that made it).
 

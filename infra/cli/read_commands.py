@@ -87,14 +87,11 @@ def _boot_view(boot: BootRow | None, boot_id: str) -> dict[str, Any]:
 
 
 def cmd_replay(ctx: CommandContext) -> int:
-    from recovery_ledger.domain.policies import UnknownPolicyError, get_policy
+    from recovery_ledger.domain.policies import get_policy
 
     args = ctx.args
     if args.policy is not None:
-        try:
-            get_policy(args.policy)
-        except UnknownPolicyError as error:
-            raise BadInputError(str(error)) from None
+        get_policy(args.policy)
     store = _store(ctx)
     loops = {row.aggregate_id: row for row in store.loops()}
     boots = {row.boot_id: row for row in store.boots()}

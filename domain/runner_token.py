@@ -14,9 +14,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from recovery_ledger.domain.errors import MalformedTokenError
 
-class MalformedToken(ValueError):
-    """The text is not a well-formed runner JWT; the message names why, never the text."""
+
+def _malformed(why: str) -> MalformedTokenError:
+    return MalformedTokenError(f"the runner token is not a well-formed JWT: {why}")
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,11 @@ class RunnerTokenInfo:
 
 def _segment(text: str, what: str) -> bytes:
     if not text or any(c not in _B64URL for c in text):
-        raise MalformedToken(f"{what} is not base64url")
+        raise _malformed(f"{what} is not base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise MalformedToken(f"{what} is not base64url") from None
+        raise _malformed(f"{what} is not base64url") from None
 
 
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -42,32 +44,34 @@ def _json_object(raw: bytes, what: str) -> dict[str, object]:
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
-        raise MalformedToken(f"{what} is not JSON") from None
+        raise _malformed(f"{what} is not JSON") from None
     if not isinstance(value, dict):
-        raise MalformedToken(f"{what} is not a JSON object")
+        raise _malformed(f"{what} is not a JSON object")
     return value
 
 
 def parse_runner_token(text: str) -> RunnerTokenInfo:
+    """The jti, expiry and fingerprint the ledger records of a runner token, or
+    ``MalformedTokenError`` naming what is wrong (never the text)."""
     if not text or not text.isascii() or text != text.strip():
-        raise MalformedToken("a JWT is non-empty ASCII without surrounding whitespace")
+        raise _malformed("a JWT is non-empty ASCII without surrounding whitespace")
     parts = text.split(".")
     if len(parts) != 3:
-        raise MalformedToken(f"a JWT has 3 segments, this has {len(parts)}")
+        raise _malformed(f"a JWT has 3 segments, this has {len(parts)}")
     header = _json_object(_segment(parts[0], "header"), "header")
     payload = _json_object(_segment(parts[1], "payload"), "payload")
     _segment(parts[2], "signature")
     if not isinstance(header.get("alg"), str):
-        raise MalformedToken("header has no alg")
+        raise _malformed("header has no alg")
     jti = payload.get("jti")
     if not isinstance(jti, str) or not jti:
-        raise MalformedToken("payload has no string jti")
+        raise _malformed("payload has no string jti")
     exp = payload.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int):
-        raise MalformedToken("payload has no integer exp")
+        raise _malformed("payload has no integer exp")
     try:
         expires_at = datetime.fromtimestamp(exp, UTC)
     except (OverflowError, OSError, ValueError):
-        raise MalformedToken("payload exp is out of range") from None
+        raise _malformed("payload exp is out of range") from None
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()
     return RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)
