@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
-from recovery_ledger.domain.policies import Decision, LoopFacts, get_policy
+from recovery_ledger.domain.policies import POLICY_NAMES, Decision, LoopFacts, get_policy
+from recovery_ledger.domain.rules import rule_in_words
 from recovery_ledger.projections.rows import DecisionRow
 
 
@@ -42,6 +43,8 @@ class ReplayedDecision:
     recorded: Verdict
     derived: Verdict
     complete: bool  # False for a decision an interrupted boot never finished
+    rule: str = ""  # the rule that fired for ``derived``, in words (``domain.rules``)
+    recorded_rule: str = ""  # the rule that fired when the decision was recorded
 
     @property
     def matches(self) -> bool:
@@ -128,4 +131,13 @@ def replay_decision(
             None,
             recorded.adopts_token,
         )
-    return ReplayedDecision(row, name, recorded, derived, complete)
+    rule = rule_in_words(facts, decision, heartbeat_of(row), row.pop_reason)
+    recorded_rule = rule if policy is None else replay_decision(row, provenance).rule
+    return ReplayedDecision(row, name, recorded, derived, complete, rule, recorded_rule)
+
+
+def what_ifs(row: DecisionRow, provenance: Provenance) -> list[ReplayedDecision]:
+    """What each other policy would have done with the same observations, where it differs
+    from what was recorded."""
+    others = (replay_decision(row, provenance, name) for name in POLICY_NAMES if name != row.policy)
+    return [other for other in others if not other.matches]

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
 
 from recovery_ledger.domain.boot import Boot
 from recovery_ledger.domain.loop import Loop
@@ -114,20 +117,15 @@ def _evolve(row: R, **changes: Any) -> R:
     return new
 
 
-# The library re-derives every event class an aggregate declares under that aggregate's
-# ``Event``, so these two tell a Loop event from a Boot event whatever the event is.
-LoopEvent = Loop.Event
-BootEvent = Boot.Event
-
-
 def is_loop_event(event: object) -> bool:
+    # The library re-derives every event class an aggregate declares under its ``Event``.
     return isinstance(event, Loop.Event)
 
 
 # -- loops -------------------------------------------------------------------------------------
 
 
-def loop_after(row: LoopRow | None, event: LoopEvent) -> LoopRow | None:
+def loop_after(row: LoopRow | None, event: DomainEventProtocol[UUID]) -> LoopRow | None:
     """The loop row after ``event`` (a Loop event); None only before registration."""
     if isinstance(event, Loop.Registered):
         return LoopRow(
@@ -175,6 +173,7 @@ def loop_after(row: LoopRow | None, event: LoopEvent) -> LoopRow | None:
             finalize_reason=event.reason,
             finalized_by=event.by,
         )
+    assert isinstance(event, Loop.Event)  # every other Loop event only moves the time on
     return _evolve(row, updated_at=event.timestamp)
 
 
@@ -206,7 +205,7 @@ _BOOT_TIME_EVENTS: tuple[type[BootTimeEvent], ...] = (
 )
 
 
-def decision_key(event: LoopEvent, aggregate_id: str) -> tuple[str, str] | None:
+def decision_key(event: DomainEventProtocol[UUID], aggregate_id: str) -> tuple[str, str] | None:
     """(boot_id, aggregate_id) of a boot-time Loop event; None for any other event."""
     if not isinstance(event, _BOOT_TIME_EVENTS) or event.boot_id is None:
         return None
@@ -305,7 +304,7 @@ _DECISION_CHANGES: dict[type[BootTimeEvent], Callable[[Any, DecisionRow], dict[s
 # -- boots --------------------------------------------------------------------------------------
 
 
-def boot_after(row: BootRow | None, event: BootEvent) -> BootRow | None:
+def boot_after(row: BootRow | None, event: DomainEventProtocol[UUID]) -> BootRow | None:
     if isinstance(event, Boot.Started):
         return BootRow(
             boot_id=str(event.boot_id),

@@ -32,7 +32,7 @@ def _pop_key(ctx: CommandContext) -> tuple[dict[str, Any] | None, str, str]:
 
 def _ledger_key(ctx: CommandContext) -> tuple[dict[str, Any] | None, str]:
     from recovery_ledger.infra.crypto.jwk import jwk_thumbprint
-    from recovery_ledger.infra.integrity.signing import CheckpointSigner
+    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
 
     signer = CheckpointSigner(ctx.keys)
     try:

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from recovery_ledger.infra.integrity.checkpoints import read_witness, recorded_checkpoints
-from recovery_ledger.infra.integrity.signing import CheckpointSigner, HeadKeys, PublicKey
+from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner, PublicKey
+from recovery_ledger.infra.integrity.checkpoints import recorded_checkpoints
+from recovery_ledger.infra.integrity.signing import HeadKeys
 from recovery_ledger.infra.integrity.sql import LedgerSQL
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
 from recovery_ledger.infra.store.heads import Checkpoint
+from recovery_ledger.infra.store.witness import read_witness
 
 PAGE = 5000
 MAX_REPORTED = 50

@@ -184,8 +184,8 @@ class LedgerApp(Application[UUID]):
 
 
 def _head_signer(keys: KeyStore) -> Any:
-    from recovery_ledger.infra.integrity.checkpoints import WitnessedSigner
-    from recovery_ledger.infra.integrity.signing import CheckpointSigner
+    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
+    from recovery_ledger.infra.store.witness import WitnessedSigner
 
     return WitnessedSigner(CheckpointSigner(keys), keys.directory)
 

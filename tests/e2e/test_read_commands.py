@@ -92,8 +92,8 @@ def test_replay_narrows_to_a_loop_or_a_boot(demo: Path) -> None:
     ("args", "message"),
     [
         (("--policy", "v9"), "policy"),
-        (("--loop", "no-such-loop"), "no-such-loop"),
-        (("--boot", "not-a-boot"), "boot"),
+        (("--boot", "abc"), "at least 6 characters"),
+        (("--since", "yesterday"), "--since"),
     ],
 )
 def test_replay_refuses_what_it_cannot_replay(

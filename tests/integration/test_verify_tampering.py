@@ -245,7 +245,7 @@ def test_a_forged_tail_with_a_recomputed_link_is_caught(copy: Path) -> None:
 def test_a_forged_tail_under_a_head_signed_with_another_key_is_caught(copy: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from recovery_ledger.infra.integrity.signing import key_id_of
+    from recovery_ledger.infra.crypto.ledger_key import key_id_of
     from recovery_ledger.infra.store.heads import head_message
 
     rowid = append_forged_event(copy)
