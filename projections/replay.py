@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
-from recovery_ledger.domain.policies import POLICY_NAMES, Decision, LoopFacts, get_policy
+from recovery_ledger.domain.policies import (
+    POLICY_NAMES,
+    V3_POP_GUARDED,
+    Decision,
+    LoopFacts,
+    get_policy,
+)
 from recovery_ledger.domain.rules import rule_in_words
 from recovery_ledger.projections.rows import DecisionRow
 
@@ -67,6 +73,7 @@ def facts_of(row: DecisionRow, provenance: Provenance) -> LoopFacts:
         runner_alive=bool(row.alive),
         status=status,
         pop_available=bool(row.pop_available),
+        pop_reason=row.pop_reason or "",
     )
 
 
@@ -82,7 +89,10 @@ def recorded_verdict(row: DecisionRow) -> Verdict:
         outcome = f"reattached:{row.reattach_mode}"
     elif row.outcome == "finalized":
         outcome = f"finalized:{row.finalize_reason}"
-    return Verdict(row.classification, row.heartbeat_begun, outcome, row.token_revived)
+    # The decision to post is the Classified event's; the heartbeat is begun in a later
+    # transaction, so a boot killed in between recorded the decision without the begin.
+    posts = row.post_heartbeat if row.post_heartbeat is not None else row.heartbeat_begun
+    return Verdict(row.classification, posts, outcome, row.token_revived)
 
 
 def _verdict(decision: Decision) -> Verdict:
@@ -107,7 +117,7 @@ def replay_decision(
     A heartbeat answer is only fed to a policy that asks for one; a policy that asks
     when none was recorded gets no answer, and its outcome stays unknown.
     """
-    name = policy or row.policy or "v3-pop-guarded"
+    name = policy or row.policy or V3_POP_GUARDED
     decide = get_policy(name)
     facts = facts_of(row, provenance)
     first = decide(facts, None)

@@ -11,6 +11,7 @@ from datetime import datetime
 from eventsourcing.domain import Aggregate
 
 from recovery_ledger.domain.loop import Loop
+from recovery_ledger.domain.policies import KEY_UNUSABLE_REASONS
 from recovery_ledger.projections.rows import DecisionRow
 
 ALIVE_LAST_WORDS = frozenset({"status:active", "heartbeat:revived"})
@@ -20,6 +21,7 @@ FINDING_KINDS = (
     "heartbeat_for_dead_pid",
     "false_kill",
     "interrupted_heartbeat",
+    "pop_key_unusable",
 )
 
 
@@ -91,6 +93,20 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
             Loop.CloudAnswered,
             Loop.Classified,
             Loop.Finalized,
+        )
+    if (
+        row.alive is True
+        and provenance == "desktop_managed"
+        and row.status_http == 401
+        and row.pop_reason in KEY_UNUSABLE_REASONS
+    ):
+        add(
+            "pop_key_unusable",
+            f"the runner token was rejected while the configured managed key was not usable "
+            f"({row.pop_reason}): PoP could not be tried",
+            Loop.RunnerObserved,
+            Loop.CloudAnswered,
+            Loop.Classified,
         )
     if row.heartbeat_begun and not row.heartbeat_answered and boot_over:
         add(

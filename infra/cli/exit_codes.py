@@ -22,6 +22,7 @@ UNEXPECTED = 1
 BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
+REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from the recorded one
 
 # Every failure the command line reports in one line: the infra's and the domain's roots.
 Failure = LedgerError | DomainError

@@ -1,9 +1,9 @@
 """``key show``: the public halves a host hands to others, and their RFC 7638 thumbprints.
 
 The managed key is found as ``boot`` finds it (``--pop-key``, ``RECOVERY_LEDGER_POP_KEY``,
-the key directory's ``managed_key.pem``); the ledger key is the key directory's checkpoint
-signing key, whose thumbprint a fleet's collector enrolls. Only public members are printed;
-nothing is created.
+the default location of ``infra.boot.wiring.default_pop_key_path``); the ledger key is the
+key directory's checkpoint signing key, whose thumbprint a fleet's collector enrolls. Only
+public members are printed; nothing is created.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ SCHEMA_VERSION = 1
 
 def _pop_key(ctx: CommandContext) -> tuple[dict[str, Any] | None, str, str]:
     """(the key's view or None, the path looked at, why not usable: ``available`` if it is)."""
-    from recovery_ledger.infra.boot.wiring import resolve_pop_key_path
+    from recovery_ledger.infra.boot.wiring import default_pop_key_path, resolve_pop_key_path
     from recovery_ledger.infra.crypto.pop_signer import ManagedKey, load_managed_key
 
-    path = resolve_pop_key_path(ctx.args.pop_key, ctx.keys_dir)
+    path = resolve_pop_key_path(ctx.args.pop_key)
+    if path is None:
+        return None, str(default_pop_key_path()), "not_configured"
     loaded = load_managed_key(path)
     if isinstance(loaded, ManagedKey):
         return {"jwk": loaded.jwk, "thumbprint": loaded.thumbprint}, str(path), "available"

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from recovery_ledger.infra.errors import BadInputError
 
-POLICY_CHOICES = ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded")
+POLICY_CHOICES = ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded", "v4-key-guarded")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -138,8 +138,8 @@ def build_parser() -> OneLineParser:
     p.add_argument(
         "--policy",
         metavar="NAME",
-        default="v3-pop-guarded",
-        help=f"one of {', '.join(POLICY_CHOICES)} (default v3-pop-guarded)",
+        default="v4-key-guarded",
+        help=f"one of {', '.join(POLICY_CHOICES)} (default v4-key-guarded)",
     )
     p.add_argument(
         "--concurrency",

@@ -156,7 +156,9 @@ def cmd_replay(ctx: CommandContext) -> int:
         differing = len(mismatches)
         against = f"against {args.policy}" if args.policy else "against the recorded policy"
         print(f"{len(replayed)} decisions replayed {against}; {differing} differ")
-    return 1 if mismatches else 0
+    from recovery_ledger.infra.cli.exit_codes import OK, REPLAY_DIFFERS
+
+    return REPLAY_DIFFERS if mismatches else OK
 
 
 def _print_timeline(
@@ -329,7 +331,14 @@ def cmd_projections_rebuild(ctx: CommandContext) -> int:
     store = ProjectionStore(ctx.open())
     applied = store.rebuild()
     if ctx.json:
-        emit_json({"rebuilt": True, "events": applied, "position": store.position()})
+        emit_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "rebuilt": True,
+                "events": applied,
+                "position": store.position(),
+            }
+        )
     else:
         print(f"projections rebuilt from {applied} events")
     return 0

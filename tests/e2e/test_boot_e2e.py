@@ -206,9 +206,11 @@ def test_inconclusive_heartbeat_keeps_the_loop_and_its_stale_token(
     assert world.cli("token", "get", "--loop", "L").stdout.strip() == stale
 
 
-def test_live_managed_loop_without_the_key_is_finalized_unauthorized(world: World) -> None:
+def test_live_managed_loop_without_the_key_is_finalized_unauthorized_under_v3(
+    world: World,
+) -> None:
     world.add("L", stale=True)
-    entry = world.entry(world.boot(pop_key=False), "L")
+    entry = world.entry(world.boot("--policy", "v3-pop-guarded", pop_key=False), "L")
     assert outcome(entry) == ("finalized", "unauthorized")
     assert world.cloud.stats("L")["heartbeat_posts"] == 0
 

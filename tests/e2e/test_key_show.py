@@ -39,8 +39,10 @@ def test_key_show_prints_both_public_keys_and_their_thumbprints(
         "--provenance", "desktop_managed", stdin=make_token("jti-1"), env=env,
     )  # fmt: skip
     assert registered.code == 0, registered.stderr
-    sqlite_ledger.keys_dir.mkdir(exist_ok=True)
-    pop_path = sqlite_ledger.keys_dir / "managed_key.pem"  # where boot looks by default
+    config = sqlite_ledger.keys_dir.parent / "config"
+    env = {**env, "XDG_CONFIG_HOME": str(config)}
+    (config / "recovery-ledger").mkdir(parents=True)
+    pop_path = config / "recovery-ledger" / "managed_key.pem"  # where boot looks by default
     jwk = write_managed_key(pop_path)
 
     document = _as_dict(run_cli("key", "show", "--json", env=env))

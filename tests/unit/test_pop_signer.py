@@ -38,7 +38,7 @@ def test_a_key_readable_by_others_is_refused_with_the_fix(tmp_path: Path) -> Non
     os.chmod(path, 0o644)
     got = load_managed_key(path)
     assert isinstance(got, PopUnavailable)
-    assert got.reason == "world_readable"
+    assert got.reason == "insecure_mode"
     assert f"chmod 600 {path}" in got.message
 
 
