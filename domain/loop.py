@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -352,49 +352,3 @@ class Loop(Aggregate):
     ) -> None:
         self._check_open()
         self.finalize_reason = reason
-
-
-def project_loop(loop: Loop | None, events: Any) -> Loop | None:
-    """Fold events into a Loop, faster than the library's default projector.
-
-    The default calls ``mutate``, which inspects each decorated method's
-    signature on every event; here each event's fields are passed straight to
-    the method the event was declared for, with the parameter names worked out
-    once per event class.
-    """
-    for domain_event in events:
-        loop = _apply(loop, domain_event)
-    return loop
-
-
-_APPLIERS: dict[type[Any], tuple[Any, tuple[str, ...]]] = {}
-
-
-def _applier_for(event_class: type[Any]) -> tuple[Any, tuple[str, ...]]:
-    from inspect import signature
-
-    from eventsourcing.domain import decorated_funcs
-
-    func = decorated_funcs[event_class]
-    params = tuple(name for name in signature(func).parameters if name != "self")
-    _APPLIERS[event_class] = (func, params)
-    return func, params
-
-
-def _apply(loop: Loop | None, domain_event: Any) -> Loop | None:
-    if isinstance(domain_event, Loop.Registered):
-        result = domain_event.mutate(None)
-        assert isinstance(result, Loop)
-        return result
-    assert loop is not None
-    applier = _APPLIERS.get(type(domain_event)) or _applier_for(type(domain_event))
-    func, params = applier
-    state = domain_event.__dict__
-    if domain_event.originator_version != loop.version + 1:
-        raise ValueError(
-            f"event version {domain_event.originator_version} does not follow {loop.version}"
-        )
-    func(loop, **{name: state[name] for name in params})
-    loop.version = domain_event.originator_version
-    loop.modified_on = domain_event.timestamp
-    return loop

@@ -18,7 +18,6 @@ from recovery_ledger.domain.loop import (
     SealedToken,
     TokenSource,
     loop_aggregate_id,
-    project_loop,
 )
 from recovery_ledger.domain.observations import provenance_of
 from recovery_ledger.domain.runner_token import parse_runner_token
@@ -26,6 +25,7 @@ from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
 from recovery_ledger.infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500

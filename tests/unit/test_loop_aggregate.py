@@ -21,9 +21,9 @@ from recovery_ledger.domain.loop import (
     SealedToken,
     TokenSource,
     loop_aggregate_id,
-    project_loop,
 )
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.infra.store.loop_projector import project_loop
 
 BOOT = uuid.UUID(int=1)
 LATER = uuid.UUID(int=2)
