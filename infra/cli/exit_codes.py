@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from recovery_ledger.infra.errors import (
     BadInputError,
+    CollectorUnreachableError,
     LedgerBusyError,
     LedgerError,
     LedgerUnreadableError,
+    MissingExtraError,
     TokenUnavailableError,
+    UploadRefusedError,
 )
 
 OK = 0
@@ -15,12 +18,17 @@ UNEXPECTED = 1
 BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
+REFUSED = 6
+UNREACHABLE = 7
 
 _CODES: tuple[tuple[type[LedgerError], int], ...] = (
     (BadInputError, BAD_INPUT),
     (LedgerBusyError, BUSY),
     (LedgerUnreadableError, UNREADABLE),
     (TokenUnavailableError, UNREADABLE),
+    (MissingExtraError, UNREADABLE),
+    (UploadRefusedError, REFUSED),
+    (CollectorUnreachableError, UNREACHABLE),
 )
 
 

@@ -1,4 +1,4 @@
-"""EC P-256 public JWKs and their RFC 7638 thumbprints."""
+"""Public JWKs (EC P-256, and Ed25519 per RFC 8037) and their RFC 7638 thumbprints."""
 
 from __future__ import annotations
 
@@ -23,13 +23,24 @@ def public_jwk(public_key: Any) -> dict[str, str]:
     }
 
 
+def okp_public_jwk(public_key: Any) -> dict[str, str]:
+    """The public JWK of an Ed25519 key (RFC 8037): kty OKP, crv, x, and never ``d``."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+
+
+# RFC 7638 section 3.2 (EC) and RFC 8037 section 2 (OKP): the members a thumbprint covers.
+_REQUIRED_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+
+
 def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace."""
-    if jwk.get("kty") != "EC":
-        raise ValueError("only EC keys are thumbprinted here")
+    members = _REQUIRED_MEMBERS.get(str(jwk.get("kty")))
+    if members is None:
+        raise ValueError("only EC and OKP keys are thumbprinted here")
     canonical = json.dumps(
-        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"], "y": jwk["y"]},
-        separators=(",", ":"),
-        sort_keys=True,
+        {name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True
     )
     return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())

@@ -67,3 +67,8 @@ class CheckpointSigner:
         except InvalidSignature:
             return False
         return True
+
+    def existing_key(self) -> Any:
+        """The private key, for signing requests as this installation (``ship``); None
+        when the key directory holds none. Never creates one."""
+        return self._load(create=False)

@@ -58,3 +58,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             links.append((notification_id, head))
         curs.executemany(self._insert_link, links)
         return ids
+
+    def insert_in_transaction(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    ) -> Sequence[int]:
+        """Insert events, and their chain links, inside the caller's open transaction, so
+        that they commit or roll back with the caller's own statements (the collector's)."""
+        self._insert_stored_events(curs, stored_events)
+        ids = self._fetch_ids_after_insert_events(curs, stored_events)
+        assert ids is not None and len(ids) == len(stored_events)
+        return ids
