@@ -77,8 +77,8 @@ class CollectorClient:
             reason, message = _refusal(answer)
             raise UploadRefusedError(f"the collector refused the upload ({reason}): {message}")
         raise CollectorUnreachableError(
-            f"the collector could not take the upload (HTTP {answer.status_code}); "
-            "nothing was lost, the next ship resumes"
+            f"the collector could not take the upload (HTTP {answer.status_code}"
+            f"{_unavailable(answer)}); nothing was lost, the next ship resumes"
         )
 
     def _late(self) -> CollectorUnreachableError:
@@ -96,6 +96,13 @@ def _refusal(answer: httpx.Response) -> tuple[str, str]:
         return f"HTTP {answer.status_code}", "no reason given"
     # The collector's words reach a terminal: shown as data, never as control characters.
     return _printable(reason), _printable(message)
+
+
+def _unavailable(answer: httpx.Response) -> str:
+    try:
+        return ": " + _printable(str(orjson.loads(answer.content)["message"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return ""
 
 
 def _printable(text: str) -> str:

@@ -1,9 +1,10 @@
 """The collector's store: verify, then store exactly once.
 
-An upload is checked in two steps. First what needs no database (``check_upload``: the
-head's signature, the chain from the upload's starting point to that head). Then, in one
-PostgreSQL transaction that holds the installation's row lock (so two ships of one host
-queue here), against what the collector holds: the upload starts inside the acknowledged
+Everything happens in one PostgreSQL transaction that holds the installation's row lock
+(so two ships of one host queue here): the installation is enrolled, the request id is
+new, the head is signed by the enrolled key and the events chain from the upload's
+starting point to exactly that head (``check_upload``), and, against what the collector
+holds, the upload starts inside the acknowledged
 history, every link it shares with that history is the same (else the desktop was rolled
 back or forked), and only the events past it are stored, with their links, the head, the
 new acknowledgement and the request id, in the same transaction. A crash of the collector
@@ -83,14 +84,13 @@ class Intake:
 
     def accept(self, requester: Requester, upload: Upload) -> Acknowledgement:
         """Store what the upload adds to the installation's history, or raise Refusal."""
-        links = check_upload(upload, requester.public_key, self.app.mapper)
         try:
             with (
                 self.datastore.get_connection() as conn,
                 conn.transaction(),
                 conn.cursor() as curs,
             ):
-                return self._store(curs, requester, upload, links)
+                return self._store(curs, requester, upload)
         except LibraryIntegrityError:
             raise Refusal(
                 "conflict",
@@ -116,14 +116,15 @@ class Intake:
 
     # -- storing, under the installation's row lock ---------------------------------
 
-    def _store(
-        self, curs: Any, requester: Requester, upload: Upload, links: list[bytes]
-    ) -> Acknowledgement:
+    def _store(self, curs: Any, requester: Requester, upload: Upload) -> Acknowledgement:
         curs.execute(self._sql["lock"], (requester.thumbprint,))
         installation = _installation(curs.fetchone(), requester.thumbprint)
         curs.execute(self._sql["nonce"], (installation.installation, requester.jti))
         if curs.rowcount != 1:
             raise Refusal("replayed", "this signed request was already used")
+        # Checked under the lock: it holds only this installation's uploads, and an
+        # installation that is not enrolled costs no verification.
+        links = check_upload(upload, requester.public_key, self.app.mapper)
         self._check_continues(curs, installation, upload, links)
         new = [
             (seq, shipped, link)
@@ -192,7 +193,7 @@ class Intake:
         low, high = upload.after_count, min(acked, upload.end_count)
         if high >= max(low, 1):
             curs.execute(self._sql["links"], (installation.installation, max(low, 1), high))
-            held.update((int(seq), bytes(link)) for seq, link in curs.fetchall())
+            held.update((int(row["seq"]), bytes(row["source_link"])) for row in curs.fetchall())
         for seq in range(low, high + 1):
             if claimed[seq] != held.get(seq):
                 raise Refusal(
