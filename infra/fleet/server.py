@@ -8,6 +8,7 @@ transactions roll back), then the command exits 0.
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -71,12 +72,16 @@ def serve(app: Any, listen: str, tls_cert: str | None, tls_key: str | None) -> N
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
         raise BadInputError(f"cannot use the TLS certificate or key: {error}") from None
     sock = _bind(host, port)
+    server = _Server(config)
+    # From the moment the URL is out, a stop signal means a clean stop, also before
+    # uvicorn has installed its own handlers.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, server.handle_exit)
     scheme = "https" if tls_cert else "http"
-    bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    sys.stdout.write(f"{scheme}://{shown}:{bound_port}\n")
+    sys.stdout.write(f"{scheme}://{shown}:{sock.getsockname()[1]}\n")
     sys.stdout.flush()
-    _Server(config).run(sockets=[sock])
+    server.run(sockets=[sock])
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
@@ -222,9 +221,9 @@ def test_the_metrics_count_refusals_by_reason_and_show_each_host(
     refused(fleet, host, dataclasses.replace(upload, events=upload.events[:3]), "broken_chain")
     text = httpx.get(fleet[1].url + "/metrics").text
     line = next(
-        l
-        for l in text.splitlines()
-        if l.startswith('recovery_ledger_collector_refusals_total{reason="broken_chain"}')
+        row
+        for row in text.splitlines()
+        if row.startswith('recovery_ledger_collector_refusals_total{reason="broken_chain"}')
     )
     assert float(line.split()[-1]) >= 1
     assert f'recovery_ledger_collector_host_lag_events{{host="{host.name}"}}' in text
