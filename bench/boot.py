@@ -20,6 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recovery_ledger.infra.refcloud import ReferenceCloud
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -58,16 +62,18 @@ def _env(ledger: Path) -> dict[str, str]:
     }
 
 
-def _prepare(directory: Path, cloud, count: int) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+def _prepare(
+    directory: Path, cloud: ReferenceCloud, count: int
+) -> tuple[Path, list[subprocess.Popen[bytes]]]:
     from recovery_ledger.infra.boot.host import host_id
     from recovery_ledger.infra.boot.liveness import process_start_time
+    from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
-    from recovery_ledger.infra.store.app import open_ledger
     from recovery_ledger.infra.store.location import resolve_location
 
     ledger = directory / "ledger.sqlite"
     keys = Path(str(ledger) + ".keys")
-    app = open_ledger(resolve_location(str(ledger)), KeyStore(keys), create=True)
+    app = ledger_app(resolve_location(str(ledger)), KeyStore(keys), create=True)
     this_host = host_id(keys)  # a boot examines only its own host's loops
     runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     start = process_start_time(runner.pid)

@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,11 @@ HEARTBEAT_EVERY = 10  # one loop in ten: 401, PoP heartbeat, 503, kept conservat
 
 
 def _open(ledger: Path, *, create: bool) -> Any:
+    from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
-    from recovery_ledger.infra.store.app import open_ledger
     from recovery_ledger.infra.store.location import resolve_location
 
-    return open_ledger(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
+    return ledger_app(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
 
 
 def _keys(ledger: Path) -> Path:
@@ -261,7 +262,8 @@ def measure_raw_audit_rows(ledger: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": count, "rss_mb": _peak_rss_mb()}
 
 
-MEASUREMENTS = {
+# Each takes the ledger and what it measures (a loop id for the per-loop ones), all as text.
+MEASUREMENTS: dict[str, Callable[..., dict[str, float]]] = {
     "rebuild": measure_rebuild,
     "raw_scan": measure_raw_scan,
     "replay_loop": measure_replay_loop,

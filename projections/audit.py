@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from recovery_ledger.projections.filters import bucket_of
 from recovery_ledger.projections.rows import BootRow, DecisionRow
 from recovery_ledger.projections.zombies import Finding
 
@@ -46,9 +47,13 @@ class AuditRange:
     since: datetime | None
     until: datetime | None
     host: str | None
+    boot: str | None = None
+    loop: str | None = None
 
     def admits(self, boot: BootRow) -> bool:
         if self.host is not None and boot.host_id != self.host:
+            return False
+        if self.boot is not None and boot.boot_id != self.boot:
             return False
         if self.since is not None and boot.started_at < self.since:
             return False
@@ -117,6 +122,7 @@ class AuditFold:
 
     def __init__(self, window: AuditRange, boots: Iterable[BootRow]) -> None:
         self.kept = {b.boot_id: b for b in boots if window.admits(b)}
+        self.loop = window.loop
         self.totals = _Section()
         self.hosts: dict[str, _Section] = {}
         for boot in self.kept.values():
@@ -131,12 +137,12 @@ class AuditFold:
         return section
 
     def add_decision(self, row: DecisionRow) -> None:
-        if row.boot_id in self.kept:
+        if row.boot_id in self.kept and self.loop in (None, row.loop_id):
             self.totals.add_decision(row)
             self._host(row.boot_id).add_decision(row)
 
     def add_finding(self, finding: Finding) -> None:
-        if finding.boot_id in self.kept:
+        if finding.boot_id in self.kept and self.loop in (None, finding.loop_id):
             self.totals.findings[finding.kind] += 1
             self._host(finding.boot_id).findings[finding.kind] += 1
 
@@ -161,6 +167,32 @@ def audit_report(
     return fold.report()
 
 
+def audit_buckets(
+    window: AuditRange,
+    by: str,
+    boots: Iterable[BootRow],
+    decisions: Iterable[DecisionRow],
+    findings: Iterable[Finding],
+) -> list[dict[str, Any]]:
+    """The audit report once per time bucket (``day``, ``week``, ``month``, UTC) of the boots'
+    start, oldest first; still a fold: one set of counters per bucket."""
+    kept = [b for b in boots if window.admits(b)]
+    buckets: dict[str, list[BootRow]] = {}
+    for boot in kept:
+        buckets.setdefault(bucket_of(boot.started_at, by), []).append(boot)
+    folds = {name: AuditFold(window, members) for name, members in sorted(buckets.items())}
+    bucket_of_boot = {b.boot_id: name for name, members in buckets.items() for b in members}
+    for row in decisions:
+        name = bucket_of_boot.get(row.boot_id)
+        if name is not None:
+            folds[name].add_decision(row)
+    for finding in findings:
+        name = bucket_of_boot.get(finding.boot_id)
+        if name is not None:
+            folds[name].add_finding(finding)
+    return [{"bucket": name, **fold.report()} for name, fold in folds.items()]
+
+
 def csv_rows(
     window: AuditRange, boots: Iterable[BootRow], decisions: Iterable[DecisionRow]
 ) -> Iterator[dict[str, Any]]:
@@ -168,7 +200,7 @@ def csv_rows(
     kept = {b.boot_id: b for b in boots if window.admits(b)}
     for d in decisions:
         boot = kept.get(d.boot_id)
-        if boot is None:
+        if boot is None or window.loop not in (None, d.loop_id):
             continue
         yield (
             {

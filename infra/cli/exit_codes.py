@@ -18,8 +18,9 @@ UNEXPECTED = 1
 BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
-REFUSED = 6
-UNREACHABLE = 7
+REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from the recorded one
+REFUSED = 6  # `ship`: the collector refused the upload
+UNREACHABLE = 7  # `ship`: the collector could not be reached or did not answer in time
 
 _CODES: tuple[tuple[type[LedgerError], int], ...] = (
     (BadInputError, BAD_INPUT),

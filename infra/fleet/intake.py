@@ -16,6 +16,7 @@ resumes from what was committed. ``(installation, seq)`` is a primary key and th
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ from recovery_ledger.infra.fleet.refusals import Refusal
 from recovery_ledger.infra.fleet.request_auth import MAX_SKEW_S, Requester
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import GENESIS
+from recovery_ledger.infra.store.heads import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Intake:
         self.app = app
         self.recorder: Any = cast(Any, app.recorder)  # the chained PostgreSQL recorder
         self.datastore: Any = self.recorder.datastore
+        self._witness_lock = threading.Lock()
+        self._witnessed = 0
         schema = Identifier(self.datastore.schema)
         self._sql = {
             name: SQL(text).format(s=schema)
@@ -90,13 +94,24 @@ class Intake:
                 conn.transaction(),
                 conn.cursor() as curs,
             ):
-                return self._store(curs, requester, upload)
+                ack, signed = self._store(curs, requester, upload)
         except LibraryIntegrityError:
             raise Refusal(
                 "conflict",
                 "an event of this upload is already stored for another installation "
                 "(same aggregate and version); nothing was stored",
             ) from None
+        if signed is not None:
+            self._witness(signed)
+        return ack
+
+    def _witness(self, signed: Checkpoint) -> None:
+        """Move the collector ledger's own witness forward, never back: uploads commit in
+        any order across threads, and the witness file is one file."""
+        with self._witness_lock:
+            if signed.event_count > self._witnessed:
+                self.recorder.head_signer.committed(signed)
+                self._witnessed = signed.event_count
 
     def record_refusal(self, thumbprint: str | None, refusal: Refusal) -> None:
         """Keep the refusal as evidence (a rollback in particular); best effort."""
@@ -116,7 +131,9 @@ class Intake:
 
     # -- storing, under the installation's row lock ---------------------------------
 
-    def _store(self, curs: Any, requester: Requester, upload: Upload) -> Acknowledgement:
+    def _store(
+        self, curs: Any, requester: Requester, upload: Upload
+    ) -> tuple[Acknowledgement, Checkpoint | None]:
         curs.execute(self._sql["lock"], (requester.thumbprint,))
         installation = _installation(curs.fetchone(), requester.thumbprint)
         curs.execute(self._sql["nonce"], (installation.installation, requester.jti))
@@ -139,8 +156,10 @@ class Intake:
         jwk = json.dumps(requester.jwk)
         if not new:
             curs.execute(self._sql["seen"], (upload.local_count, jwk, installation.installation))
-            return _ack(installation, 0)
-        ids = self.recorder.insert_in_transaction(curs, [shipped.stored for _, shipped, _ in new])
+            return _ack(installation, 0), None
+        ids, signed = self.recorder.insert_in_transaction(
+            curs, [shipped.stored for _, shipped, _ in new]
+        )
         curs.executemany(
             self._sql["event"],
             [
@@ -174,7 +193,7 @@ class Intake:
                 installation.installation,
             ),
         )
-        return Acknowledgement(last_seq, last.position, last_link, len(new))
+        return Acknowledgement(last_seq, last.position, last_link, len(new)), signed
 
     def _check_continues(
         self, curs: Any, installation: Installation, upload: Upload, links: list[bytes]

@@ -8,13 +8,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
 from recovery_ledger.infra.errors import LedgerUnreadableError
 from recovery_ledger.infra.fleet.protocol import ShippedEvent
-from recovery_ledger.infra.integrity.checkpoints import Checkpoint, recorded_checkpoints
-from recovery_ledger.infra.integrity.signing import CheckpointSigner
+from recovery_ledger.infra.integrity.checkpoints import recorded_checkpoints
 from recovery_ledger.infra.integrity.sql import LedgerSQL
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS
+from recovery_ledger.infra.store.heads import Checkpoint
 
 
 class LocalLedger:

@@ -19,8 +19,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from recovery_ledger.infra.integrity.checkpoints import Checkpoint
 from recovery_ledger.infra.store.chain import GENESIS
+from recovery_ledger.infra.store.heads import Checkpoint
 
 PROTOCOL_VERSION = 1
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_ledger.infra.crypto.jwk import b64url, jwk_thumbprint, okp_public_jwk
+from recovery_ledger.infra.crypto.jwk import b64url, ed25519_public_jwk, jwk_thumbprint
 
 SCHEME = "RL-Ledger"
 TYP = "rl-request+jwt"
@@ -58,7 +58,7 @@ def sign_request(private_key: Any, method: str, path: str, body: bytes) -> str:
         },
         private_key,
         algorithm="EdDSA",
-        headers={"typ": TYP, "jwk": okp_public_jwk(private_key.public_key())},
+        headers={"typ": TYP, "jwk": ed25519_public_jwk(private_key.public_key())},
     )
     return f"{SCHEME} {token}"
 

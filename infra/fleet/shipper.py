@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from recovery_ledger.infra.fleet.protocol import Acknowledgement, ShippedEvent, Upload
-from recovery_ledger.infra.integrity.checkpoints import Checkpoint
+from recovery_ledger.infra.store.heads import Checkpoint
 
 DEFAULT_BATCH_EVENTS = 1000
 

@@ -1,4 +1,5 @@
-"""PostgreSQL application recorder that extends the hash chain in the same transaction.
+"""PostgreSQL application recorder that extends the hash chain and signs its new head in
+the same transaction as the events (``heads.py``).
 
 The library inserts under ``LOCK TABLE ... IN EXCLUSIVE MODE``, so reading the chain head
 after the insert, in the same transaction, cannot race another writer.
@@ -16,30 +17,52 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, extend
+from recovery_ledger.infra.store.heads import Checkpoint, HeadSigner
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    head_signer: HeadSigner | None = None  # set by the ledger application
+    _signed: Checkpoint | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
+        chain, checkpoints = Identifier(CHAIN_TABLE), Identifier(CHECKPOINT_TABLE)
         self.sql_create_statements += [
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (notification_id bigint PRIMARY KEY, "
                 "chain_hash bytea NOT NULL)"
-            ).format(schema, Identifier(CHAIN_TABLE)),
+            ).format(schema, chain),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (seq bigserial PRIMARY KEY, "
                 "position bigint NOT NULL, event_count bigint NOT NULL, head bytea NOT NULL, "
                 "signed_at text NOT NULL, key_id text NOT NULL, signature bytea NOT NULL)"
-            ).format(schema, Identifier(CHECKPOINT_TABLE)),
+            ).format(schema, checkpoints),
         ]
         self._select_head = SQL(
             "SELECT chain_hash FROM {}.{} ORDER BY notification_id DESC LIMIT 1"
-        ).format(schema, Identifier(CHAIN_TABLE))
-        self._insert_link = SQL("INSERT INTO {}.{} VALUES (%s, %s)").format(
-            schema, Identifier(CHAIN_TABLE)
-        )
+        ).format(schema, chain)
+        self._insert_link = SQL("INSERT INTO {}.{} VALUES (%s, %s)").format(schema, chain)
+        self._select_signed = SQL(
+            "SELECT position, event_count FROM {}.{} ORDER BY seq DESC LIMIT 1"
+        ).format(schema, checkpoints)
+        self._count_after = SQL(
+            "SELECT COUNT(*) AS n FROM {}.{} WHERE notification_id > %s"
+        ).format(schema, chain)
+        self._insert_checkpoint = SQL(
+            "INSERT INTO {}.{} (position, event_count, head, signed_at, key_id, signature) "
+            "VALUES (%s, %s, %s, %s, %s, %s)"
+        ).format(schema, checkpoints)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self._signed = None
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        if self._signed is not None and self.head_signer is not None:
+            self.head_signer.committed(self._signed)
+        return ids
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -47,24 +70,34 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if not ids:
             return ids
+        if self.head_signer is None:
+            raise RuntimeError("the ledger's recorder has no head signer")
         curs.execute(self._select_head)
         row = curs.fetchone()
-        head = bytes(row["chain_hash"]) if row else GENESIS
-        links = []
-        for notification_id, event in zip(ids, stored_events, strict=True):
-            head = link(
-                head, event.originator_id, event.originator_version, event.topic, event.state
-            )
-            links.append((notification_id, head))
+        links = extend(bytes(row["chain_hash"]) if row else GENESIS, ids, stored_events)
         curs.executemany(self._insert_link, links)
+        curs.execute(self._select_signed)
+        row = curs.fetchone()
+        since, count = (int(row["position"]), int(row["event_count"])) if row else (0, 0)
+        curs.execute(self._count_after, (since,))
+        counted = curs.fetchone()
+        count += int(counted["n"]) if counted else 0
+        position, head = links[-1]
+        self._signed = self.head_signer.sign_head(position, count, head)
+        curs.execute(self._insert_checkpoint, self._signed.row())
         return ids
 
     def insert_in_transaction(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
-    ) -> Sequence[int]:
-        """Insert events, and their chain links, inside the caller's open transaction, so
-        that they commit or roll back with the caller's own statements (the collector's)."""
+    ) -> tuple[Sequence[int], Checkpoint]:
+        """Insert events, their chain links and the signed head inside the caller's open
+        transaction, so that they commit or roll back with the caller's own statements (the
+        collector's). The caller hands the head to ``head_signer.committed`` after commit.
+
+        ``_signed`` is read back at once: the events table's lock, held from the insert to
+        the commit, keeps any other thread out of this recorder's insert meanwhile."""
         self._insert_stored_events(curs, stored_events)
         ids = self._fetch_ids_after_insert_events(curs, stored_events)
-        assert ids is not None and len(ids) == len(stored_events)
-        return ids
+        signed = self._signed
+        assert ids is not None and len(ids) == len(stored_events) and signed is not None
+        return ids, signed

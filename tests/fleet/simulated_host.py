@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from recovery_ledger.domain.loop import Loop, loop_aggregate_id
-from recovery_ledger.infra.crypto.jwk import jwk_thumbprint, okp_public_jwk
+from recovery_ledger.infra.crypto.jwk import ed25519_public_jwk, jwk_thumbprint
 from recovery_ledger.infra.fleet.protocol import ShippedEvent
-from recovery_ledger.infra.integrity.checkpoints import Checkpoint, checkpoint_message
 from recovery_ledger.infra.store.chain import GENESIS, link
+from recovery_ledger.infra.store.heads import Checkpoint, head_message
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _TEMPLATE_LOOP = "TEMPLATE-LOOP-ID"
@@ -43,7 +43,7 @@ class SimulatedHost:
     def __init__(self, name: str, loops: int, events_per_checkpoint: int = 2) -> None:
         self.name = name
         self.key = Ed25519PrivateKey.generate()
-        self.thumbprint = jwk_thumbprint(okp_public_jwk(self.key.public_key()))
+        self.thumbprint = jwk_thumbprint(ed25519_public_jwk(self.key.public_key()))
         self.shipped: list[ShippedEvent] = []
         self.links: list[bytes] = []
         self.checkpoints: list[Checkpoint] = []
@@ -76,7 +76,7 @@ class SimulatedHost:
 
     def sign(self, count: int, head: bytes, key: Any = None) -> Checkpoint:
         signed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        message = checkpoint_message(count, count, head, signed_at)
+        message = head_message(count, count, head, signed_at)
         return Checkpoint(
             count, count, head, signed_at, "ed25519:sim", (key or self.key).sign(message)
         )

@@ -26,6 +26,8 @@ from .simulated_host import SimulatedHost
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
+Fleet = tuple[CollectorLedger, RunningCollector]
+
 
 @pytest.fixture(scope="module")
 def fleet(
@@ -80,7 +82,7 @@ def refused(
     assert (reason,) in rows or reason == "not_enrolled"
 
 
-def test_an_edited_event_is_refused_whole(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_event_is_refused_whole(fleet: Fleet, host: SimulatedHost) -> None:
     upload = first_batch(host)
     third = upload.events[2]
     edited = dataclasses.replace(
@@ -97,7 +99,7 @@ def test_an_edited_event_is_refused_whole(fleet, host: SimulatedHost) -> None:  
     )
 
 
-def test_reordered_events_are_refused_whole(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_reordered_events_are_refused_whole(fleet: Fleet, host: SimulatedHost) -> None:
     upload = first_batch(host)
     events = upload.events
     refused(
@@ -108,7 +110,7 @@ def test_reordered_events_are_refused_whole(fleet, host: SimulatedHost) -> None:
     )
 
 
-def test_a_truncated_upload_is_refused_whole(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_a_truncated_upload_is_refused_whole(fleet: Fleet, host: SimulatedHost) -> None:
     upload = first_batch(host)
     refused(fleet, host, dataclasses.replace(upload, events=upload.events[:3]), "broken_chain")
     refused(
@@ -119,7 +121,7 @@ def test_a_truncated_upload_is_refused_whole(fleet, host: SimulatedHost) -> None
     )
 
 
-def test_a_rechained_forgery_without_the_key_is_refused(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_a_rechained_forgery_without_the_key_is_refused(fleet: Fleet, host: SimulatedHost) -> None:
     """An attacker who edits an event and recomputes every link (they are unkeyed) still
     cannot sign the head with the installation's key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -130,12 +132,12 @@ def test_a_rechained_forgery_without_the_key_is_refused(fleet, host: SimulatedHo
     refused(fleet, host, dataclasses.replace(upload, head=head), "bad_signature")
 
 
-def test_an_installation_that_is_not_enrolled_is_refused(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_an_installation_that_is_not_enrolled_is_refused(fleet: Fleet) -> None:
     stranger = SimulatedHost("stranger", loops=2)
     refused(fleet, stranger, first_batch(stranger), "not_enrolled")
 
 
-def test_a_request_signed_with_a_foreign_key_is_refused(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_signed_with_a_foreign_key_is_refused(fleet: Fleet, host: SimulatedHost) -> None:
     """The request proves possession of a key: another installation's key names another
     installation, whatever the upload inside says."""
     other = SimulatedHost("other", loops=1)
@@ -145,7 +147,7 @@ def test_a_request_signed_with_a_foreign_key_is_refused(fleet, host: SimulatedHo
     assert fleet[0].acked(other.name) == 0
 
 
-def test_a_replayed_request_is_refused(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_request_is_refused(fleet: Fleet, host: SimulatedHost) -> None:
     body = orjson.dumps(first_batch(host).to_json())
     headers = {"Authorization": sign_request(host.key, "POST", UPLOADS_PATH, body)}
     url = fleet[1].url + UPLOADS_PATH
@@ -156,7 +158,7 @@ def test_a_replayed_request_is_refused(fleet, host: SimulatedHost) -> None:  # t
     assert fleet[0].stored_events() == stored and fleet[0].acked(host.name) == 4
 
 
-def test_a_body_swapped_under_a_signature_is_refused(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_swapped_under_a_signature_is_refused(fleet: Fleet, host: SimulatedHost) -> None:
     signed_for = orjson.dumps(first_batch(host, 2).to_json())
     sent = orjson.dumps(first_batch(host, 4).to_json())
     headers = {"Authorization": sign_request(host.key, "POST", UPLOADS_PATH, signed_for)}
@@ -165,15 +167,15 @@ def test_a_body_swapped_under_a_signature_is_refused(fleet, host: SimulatedHost)
     assert fleet[0].acked(host.name) == 0
 
 
-def test_an_upload_past_what_was_acknowledged_is_refused(fleet, host: SimulatedHost) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_past_what_was_acknowledged_is_refused(fleet: Fleet, host: SimulatedHost) -> None:
     head = next(c for c in host.checkpoints if c.event_count == 6)
     gap = Upload(4, host.links[3], tuple(host.shipped[4:6]), head, False, host.total())
     refused(fleet, host, gap, "gap")
 
 
 def test_a_retried_or_overlapping_upload_stores_only_what_is_new(
-    fleet, host: SimulatedHost
-) -> None:  # type: ignore[no-untyped-def]
+    fleet: Fleet, host: SimulatedHost
+) -> None:
     ledger, _ = fleet
     before = ledger.stored_events()
     assert client(fleet, host).upload(first_batch(host, 4)).stored == 4
@@ -190,8 +192,8 @@ def test_a_retried_or_overlapping_upload_stores_only_what_is_new(
 
 
 def test_a_ledger_restored_behind_what_was_acknowledged_is_refused(
-    fleet, host: SimulatedHost
-) -> None:  # type: ignore[no-untyped-def]
+    fleet: Fleet, host: SimulatedHost
+) -> None:
     """The collector is the witness a desktop cannot be for itself: an older copy of the
     ledger, restored with its keys, verifies on the desktop but not against the collector."""
     assert ship(host, client(fleet, host), 1000).shipped == 8
@@ -215,8 +217,8 @@ def test_a_ledger_restored_behind_what_was_acknowledged_is_refused(
 
 
 def test_the_metrics_count_refusals_by_reason_and_show_each_host(
-    fleet, host: SimulatedHost
-) -> None:  # type: ignore[no-untyped-def]
+    fleet: Fleet, host: SimulatedHost
+) -> None:
     upload = first_batch(host)
     refused(fleet, host, dataclasses.replace(upload, events=upload.events[:3]), "broken_chain")
     text = httpx.get(fleet[1].url + "/metrics").text

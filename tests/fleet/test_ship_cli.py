@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from recovery_ledger.infra.crypto.jwk import jwk_thumbprint, okp_public_jwk
+from recovery_ledger.infra.crypto.jwk import ed25519_public_jwk, jwk_thumbprint
 from recovery_ledger.infra.crypto.keystore import KeyStore
-from recovery_ledger.infra.integrity.signing import CheckpointSigner
+from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
 
 from ..conftest import CliResult, run_cli
 from ..integration.test_store import make_token
@@ -48,7 +48,10 @@ class Desktop:
 
     def thumbprint(self) -> str:
         key = CheckpointSigner(KeyStore(self.keys)).existing_key()
-        return jwk_thumbprint(okp_public_jwk(key.public_key()))
+        return jwk_thumbprint(ed25519_public_jwk(key.public_key()))
+
+
+Fleet = tuple[CollectorLedger, Desktop, Desktop]
 
 
 @pytest.fixture
@@ -70,13 +73,18 @@ def one_line(result: CliResult) -> str:
     return lines[0]
 
 
-def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet: Fleet) -> None:
     ledger, alpha, beta = fleet
     for name, desktop in (("alpha", alpha), ("beta", beta)):
+        shown = desktop.cli("key", "show", "--json")
+        assert shown.code == 0, shown.stderr
+        document = shown.json()
+        assert isinstance(document, dict)
+        thumbprint = document["ledger_key"]["thumbprint"]
+        assert thumbprint == desktop.thumbprint()
         enrolled = run_cli(
-            "collector", "enroll", "--thumbprint", desktop.thumbprint(), "--name", name,
-            env=ledger.env(),
-        )  # fmt: skip
+            "collector", "enroll", "--thumbprint", thumbprint, "--name", name, env=ledger.env()
+        )
         assert enrolled.code == 0 and "enrolled" in enrolled.stdout, enrolled.stderr
     with running_collector(ledger) as collector:
         first = alpha.cli("ship", "--to", collector.url, "--json")
@@ -86,7 +94,10 @@ def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet) -> 
             "shipped": 0,
             "position": 4,
         }
-        assert beta.cli("ship", "--to", collector.url, "--json").json()["shipped"] == 4
+        assert beta.cli("ship", "--to", collector.url, "--json").json() == {
+            "shipped": 4,
+            "position": 4,
+        }
         alpha.register("alpha-3")
         assert alpha.cli("ship", "--to", collector.url, "--json").json() == {
             "shipped": 2,
@@ -101,7 +112,7 @@ def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet) -> 
     assert ledger.stored_events() == 10
 
 
-def test_ship_to_a_collector_that_has_not_enrolled_it_exits_6(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_ship_to_a_collector_that_has_not_enrolled_it_exits_6(fleet: Fleet) -> None:
     ledger, alpha, _ = fleet
     ledger.enroll("A" * 43, "someone-else")
     with running_collector(ledger) as collector:
@@ -111,7 +122,7 @@ def test_ship_to_a_collector_that_has_not_enrolled_it_exits_6(fleet) -> None:  #
     assert ledger.stored_events() == 0
 
 
-def test_ship_to_an_unreachable_collector_exits_7_within_its_deadline(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_ship_to_an_unreachable_collector_exits_7_within_its_deadline(fleet: Fleet) -> None:
     import socket
 
     _, alpha, _ = fleet
@@ -125,13 +136,13 @@ def test_ship_to_an_unreachable_collector_exits_7_within_its_deadline(fleet) -> 
     assert closed.code == 7 and "cannot reach" in one_line(closed)
 
 
-def test_a_local_ledger_that_fails_verify_is_not_shipped(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_a_local_ledger_that_fails_verify_is_not_shipped(fleet: Fleet) -> None:
     ledger, alpha, _ = fleet
     ledger.enroll(alpha.thumbprint(), "alpha")
     with sqlite3.connect(alpha.path) as conn:
         conn.execute(
-            "UPDATE stored_events SET state = CAST(replace(state, 'desktop_managed', 'user_created') AS BLOB) "
-            "WHERE rowid = 1"
+            "UPDATE stored_events SET state = "
+            "CAST(replace(state, 'desktop_managed', 'user_created') AS BLOB) WHERE rowid = 1"
         )
     with running_collector(ledger) as collector:
         result = alpha.cli("ship", "--to", collector.url)
@@ -139,7 +150,7 @@ def test_a_local_ledger_that_fails_verify_is_not_shipped(fleet) -> None:  # type
     assert ledger.stored_events() == 0
 
 
-def test_bad_collector_urls_and_listen_addresses_exit_2(fleet, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_collector_urls_and_listen_addresses_exit_2(fleet: Fleet, tmp_path: Path) -> None:
     ledger, alpha, _ = fleet
     remote = alpha.cli("ship", "--to", "http://collector.example.com")
     assert remote.code == 2 and "https" in one_line(remote)
@@ -187,8 +198,8 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 def test_the_collector_serves_https_and_ship_verifies_its_certificate(
-    fleet, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    fleet: Fleet, tmp_path: Path
+) -> None:
     ledger, alpha, _ = fleet
     ledger.enroll(alpha.thumbprint(), "alpha")
     cert, key = _self_signed(tmp_path)
@@ -202,7 +213,7 @@ def test_the_collector_serves_https_and_ship_verifies_its_certificate(
         assert collector.stop() == 0
 
 
-def test_the_collector_stops_cleanly_on_sigint(fleet) -> None:  # type: ignore[no-untyped-def]
+def test_the_collector_stops_cleanly_on_sigint(fleet: Fleet) -> None:
     import signal
 
     ledger, _, _ = fleet

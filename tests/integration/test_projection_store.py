@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from recovery_ledger.infra.bootstrap import ledger_app
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.projection_store import store as store_module
+from recovery_ledger.infra.projection_store.schema import TABLES, TRACKING
 from recovery_ledger.infra.projection_store.store import ProjectionStore
-from recovery_ledger.infra.store.app import LedgerApp, open_ledger
+from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.location import resolve_location
 
 from ..conftest import Ledger, run_cli
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def built(ledger: Ledger) -> Iterator[LedgerApp]:
     build_ledger(ledger.arg, ledger.keys_dir)
-    app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
+    app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     yield app
     app.close()
 
@@ -52,9 +54,9 @@ def test_small_batches_give_the_same_tables_as_one_big_batch(built: LedgerApp) -
     whole = _tables(store)
     store.rebuild()  # rebuild then re-apply one event per transaction
     with store.db.transaction():
-        for table in store_module.TABLES:
+        for table in TABLES:
             store.db.execute(f"DELETE FROM {table.name}")
-        store.db.execute(f"DELETE FROM {store_module.TRACKING}")
+        store.db.execute(f"DELETE FROM {TRACKING}")
     assert store.catch_up(batch=1) == _event_count(built)
     assert _tables(store) == whole
     store.close()
