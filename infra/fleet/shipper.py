@@ -52,18 +52,22 @@ def ship(source: ShipSource, collector: Collector, batch_events: int) -> ShipRes
         mine = source.link_at(ack.count)
         assert mine is not None
     shipped, position = 0, mine[0]
-    for end in _batch_ends(heads, ack.count, batch_events):
+    # The next batch is chosen from the latest acknowledgement: another ship of this
+    # ledger may have moved it further than this one's last batch.
+    while (end := _next_end(heads, ack.count, batch_events)) is not None:
         events = source.events(position, end.position)
         if len(events) != end.event_count - ack.count:
             raise LocalLedgerChanged(
                 f"the ledger holds {len(events)} events between positions {position} and "
                 f"{end.position}; its checkpoint says {end.event_count - ack.count}"
             )
-        ack = collector.upload(
-            Upload(ack.count, ack.head, tuple(events), end, end is heads[-1], total)
-        )
+        newest = end is heads[-1]
+        ack = collector.upload(Upload(ack.count, ack.head, tuple(events), end, newest, total))
         shipped += ack.stored
-        position = end.position
+        mine = source.link_at(ack.count) if ack.count != end.event_count else (end.position, b"")
+        if mine is None:
+            raise LocalLedgerChanged("the collector acknowledged more than this ledger holds")
+        position = mine[0]
     return ShipResult(shipped, ack.position)
 
 
@@ -84,20 +88,15 @@ def _probe(
     return Upload(total, last[1], (), newest, True, total)
 
 
-def _batch_ends(heads: list[Checkpoint], after: int, batch_events: int) -> list[Checkpoint]:
-    """Checkpoints to end batches at: as few as keep each batch within ``batch_events``
-    (a batch that one checkpoint alone makes larger is sent whole: nothing smaller is
-    signed)."""
-    ends: list[Checkpoint] = []
-    start = after
-    pending: Checkpoint | None = None
+def _next_end(heads: list[Checkpoint], after: int, batch_events: int) -> Checkpoint | None:
+    """The checkpoint to end the next batch at: the furthest that keeps it within
+    ``batch_events`` (when the first one alone makes it larger, that one: nothing smaller is
+    signed); None when every signed event is acknowledged."""
+    chosen = None
     for head in heads:
-        if head.event_count <= start:
+        if head.event_count <= after:
             continue
-        if pending is not None and head.event_count - start > batch_events:
-            ends.append(pending)
-            start = pending.event_count
-        pending = head
-    if pending is not None and pending.event_count > start:
-        ends.append(pending)
-    return ends
+        if chosen is not None and head.event_count - after > batch_events:
+            break
+        chosen = head
+    return chosen
