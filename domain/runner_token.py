@@ -16,6 +16,18 @@ from datetime import UTC, datetime
 
 from recovery_ledger.domain.errors import MalformedTokenError
 
+MAX_TOKEN_BYTES = 16 * 1024
+
+# The JWS algorithms of the IANA registry (RFC 7518, RFC 8037, RFC 8812) that sign: a token
+# whose header names anything else, ``none`` above all, is not a runner token.
+JWS_ALGORITHMS = frozenset(
+    {
+        *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512"),
+        *("ES256", "ES384", "ES512", "PS256", "PS384", "PS512"),
+        *("EdDSA", "ES256K", "Ed25519", "Ed448"),
+    }
+)
+
 
 def _malformed(why: str) -> MalformedTokenError:
     return MalformedTokenError(f"the runner token is not a well-formed JWT: {why}")
@@ -50,9 +62,26 @@ def _json_object(raw: bytes, what: str) -> dict[str, object]:
     return value
 
 
+def accept_runner_token(text: str, loop_id: str) -> RunnerTokenInfo:
+    """The one rule for every runner token the ledger adopts, from stdin or revived by the
+    cloud (contract section 5): at most 16 KiB, well-formed, signed with a real algorithm
+    (never ``none``), and naming this loop when it names one in ``sub``."""
+    if len(text) > MAX_TOKEN_BYTES:
+        raise _malformed(f"a runner token is at most {MAX_TOKEN_BYTES} bytes")
+    header, payload, info = _parse(text)
+    if header.get("alg") not in JWS_ALGORITHMS:
+        raise _malformed("header alg is not a JWS signing algorithm")
+    if "sub" in payload and payload["sub"] != loop_id:
+        raise _malformed("payload sub names another loop")
+    return info
+
+
 def parse_runner_token(text: str) -> RunnerTokenInfo:
-    """The jti, expiry and fingerprint the ledger records of a runner token, or
-    ``MalformedTokenError`` naming what is wrong (never the text)."""
+    """Shape only: for a token the ledger already holds (``accept_runner_token`` let it in)."""
+    return _parse(text)[2]
+
+
+def _parse(text: str) -> tuple[dict[str, object], dict[str, object], RunnerTokenInfo]:
     if not text or not text.isascii() or text != text.strip():
         raise _malformed("a JWT is non-empty ASCII without surrounding whitespace")
     parts = text.split(".")
@@ -74,4 +103,4 @@ def parse_runner_token(text: str) -> RunnerTokenInfo:
     except (OverflowError, OSError, ValueError):
         raise _malformed("payload exp is out of range") from None
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()
-    return RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)
+    return header, payload, RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)

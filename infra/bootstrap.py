@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from recovery_ledger.domain.policies import DEFAULT_POLICY, get_policy
+from recovery_ledger.domain.runner_token import accept_runner_token
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
@@ -129,7 +130,6 @@ class Ledger:
     def register_loop(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop:
         """Record a loop the host started, with its runner's pid and its first runner token."""
         from recovery_ledger.domain.observations import provenance_of
-        from recovery_ledger.domain.runner_token import parse_runner_token
         from recovery_ledger.infra.boot.liveness import process_start_time
 
         # Bad input is refused before a ledger is created; the store runs the same checks.
@@ -137,7 +137,7 @@ class Ledger:
         provenance_of(provenance)
         if pid <= 0:
             raise BadInputError(f"pid must be a positive integer, not {pid}")
-        parse_runner_token(token)
+        accept_runner_token(token, loop_id)
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -151,11 +151,34 @@ class Ledger:
             token=token,
         )
 
+    def registered_as(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop | None:
+        """The loop when it is already registered with this provenance, pid, process start
+        time and token (contract section 5: registering it again is a no-op); else None."""
+        import hashlib
+
+        from recovery_ledger.infra.boot.liveness import process_start_time
+
+        # Bad input is refused before the ledger is opened.
+        accept_runner_token(token, check_loop_id(loop_id))
+        try:
+            start_time = process_start_time(pid)
+        except Exception:
+            raise BadInputError(f"no running process with pid {pid}") from None
+        loop = self.app(create=True).find_loop(loop_id)
+        if loop is None or loop.token is None:
+            return None
+        fingerprint = hashlib.sha256(token.encode("ascii")).hexdigest()
+        same = (loop.provenance, loop.pid, loop.pid_start_time, loop.token.fingerprint) == (
+            provenance,
+            pid,
+            start_time,
+            fingerprint,
+        )
+        return loop if same else None
+
     def record_token(self, loop_id: str, token: str) -> Loop:
         """Record a runner token the host obtained while the loop ran."""
-        from recovery_ledger.domain.runner_token import parse_runner_token
-
-        parse_runner_token(token)  # refused before the ledger is opened, as at registration
+        accept_runner_token(token, loop_id)  # refused before the ledger is opened
         return self.app().record_token(check_loop_id(loop_id), token)
 
     def finalize_loop(self, loop_id: str, reason: str) -> Loop:

@@ -11,10 +11,13 @@ from recovery_ledger.domain.errors import (
 )
 from recovery_ledger.infra.errors import (
     BadInputError,
+    CollectorUnreachableError,
     LedgerBusyError,
     LedgerError,
     LedgerUnreadableError,
+    MissingExtraError,
     TokenUnavailableError,
+    UploadRefusedError,
 )
 
 OK = 0
@@ -23,6 +26,8 @@ BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
 REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from the recorded one
+REFUSED = 6  # `ship`: the collector refused the upload
+UNREACHABLE = 7  # `ship`: the collector could not be reached or did not answer in time
 
 # Every failure the command line reports in one line: the infra's and the domain's roots.
 Failure = LedgerError | DomainError
@@ -37,6 +42,9 @@ _CODES: tuple[tuple[type[Failure], int], ...] = (
     (LedgerBusyError, BUSY),
     (LedgerUnreadableError, UNREADABLE),
     (TokenUnavailableError, UNREADABLE),
+    (MissingExtraError, UNREADABLE),
+    (UploadRefusedError, REFUSED),
+    (CollectorUnreachableError, UNREACHABLE),
 )
 
 

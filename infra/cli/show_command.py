@@ -11,6 +11,7 @@ from recovery_ledger.infra.cli.loop_commands import loop_row_view
 from recovery_ledger.infra.cli.output import emit_json, human_time, iso, terminal_safe
 from recovery_ledger.infra.cli.read_commands import finding_view
 from recovery_ledger.infra.cli.read_filters import host_names, read_filter, say_nothing_matches
+from recovery_ledger.infra.cli.table import paint
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.filters import ReadFilter, short_id
 from recovery_ledger.projections.replay import ReplayedDecision, replay_decision, what_ifs
@@ -133,13 +134,15 @@ def _print_story(
         indent = "  " if entry.boot_id is not None else ""
         print(f"{indent}{iso(entry.at)}  {terminal_safe(entry.summary)}")
         for other in entry.what_ifs:
-            print(
+            line = (
                 f"{indent}    {other.policy} would have: {other.derived.describe()}, "
                 f"because {other.rule}"
             )
+            print(paint(line, "difference"))
     print(f"findings: {len(findings) or 'none'}")
     for finding in findings:
-        print(
+        line = (
             f"  !! {finding['kind']} in boot {short_id(finding['boot_id'])}: "
             f"{terminal_safe(finding['detail'])}"
         )
+        print(paint(line, "finding"))
