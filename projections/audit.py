@@ -55,7 +55,54 @@ class AuditRange:
         return self.until is None or boot.started_at < self.until
 
 
-def heartbeat_answer_word(row: DecisionRow) -> str | None:
+@dataclass(frozen=True)
+class DecisionTally:
+    """Decisions of one boot that read alike in the report, and how many there are: the
+    audit counts tallies, which a SQL engine can group, not rows one by one."""
+
+    boot_id: str
+    outcome: str | None
+    reattach_mode: str | None
+    finalize_reason: str | None
+    heartbeat_begun: bool
+    heartbeat_answered: bool
+    heartbeat_http: int | None
+    heartbeat_revived: bool | None
+    heartbeat_error: str | None
+    count: int
+    revivals: int
+
+    @classmethod
+    def of(cls, row: DecisionRow) -> DecisionTally:
+        return cls(
+            row.boot_id,
+            row.outcome,
+            row.reattach_mode,
+            row.finalize_reason,
+            row.heartbeat_begun,
+            row.heartbeat_answered,
+            row.heartbeat_http,
+            row.heartbeat_revived,
+            row.heartbeat_error,
+            1,
+            int(row.token_revived),
+        )
+
+
+# The columns a tally groups by, in its field order (``DecisionTally`` minus the counts).
+TALLY_COLUMNS = tuple(
+    name for name in DecisionTally.__dataclass_fields__ if name not in ("count", "revivals")
+)
+
+
+@dataclass(frozen=True)
+class FindingTally:
+    boot_id: str
+    kind: str
+    count: int
+
+
+def heartbeat_answer_word(row: DecisionRow | DecisionTally) -> str | None:
     if not row.heartbeat_begun:
         return None
     if not row.heartbeat_answered:
@@ -67,7 +114,7 @@ def heartbeat_answer_word(row: DecisionRow) -> str | None:
     return str(row.heartbeat_http)
 
 
-def outcome_word(row: DecisionRow) -> str:
+def outcome_word(row: DecisionRow | DecisionTally) -> str:
     if row.outcome == "reattached":
         return f"reattached:{row.reattach_mode}"
     if row.outcome == "finalized":
@@ -91,13 +138,13 @@ class _Section:
         self.boots += 1
         self.interrupted_boots += boot.completed_at is None
 
-    def add_decision(self, row: DecisionRow) -> None:
-        self.loops_examined += 1
-        self.outcomes[outcome_word(row)] += 1
-        word = heartbeat_answer_word(row)
+    def add_decisions(self, tally: DecisionTally) -> None:
+        self.loops_examined += tally.count
+        self.outcomes[outcome_word(tally)] += tally.count
+        word = heartbeat_answer_word(tally)
         if word is not None:
-            self.heartbeats[word] += 1
-        self.revivals += row.token_revived
+            self.heartbeats[word] += tally.count
+        self.revivals += tally.revivals
 
     def report(self) -> dict[str, Any]:
         return {
@@ -112,8 +159,8 @@ class _Section:
 
 
 class AuditFold:
-    """The audit report as a fold: decisions stream through one at a time, so a report
-    over a million events holds counters, not rows."""
+    """The audit report as a fold over tallies, so a report over a million events holds
+    counters, not rows."""
 
     def __init__(self, window: AuditRange, boots: Iterable[BootRow]) -> None:
         self.kept = {b.boot_id: b for b in boots if window.admits(b)}
@@ -130,15 +177,15 @@ class AuditFold:
             section = self.hosts[host] = _Section()
         return section
 
-    def add_decision(self, row: DecisionRow) -> None:
-        if row.boot_id in self.kept:
-            self.totals.add_decision(row)
-            self._host(row.boot_id).add_decision(row)
+    def add_decisions(self, tally: DecisionTally) -> None:
+        if tally.boot_id in self.kept:
+            self.totals.add_decisions(tally)
+            self._host(tally.boot_id).add_decisions(tally)
 
-    def add_finding(self, finding: Finding) -> None:
-        if finding.boot_id in self.kept:
-            self.totals.findings[finding.kind] += 1
-            self._host(finding.boot_id).findings[finding.kind] += 1
+    def add_findings(self, tally: FindingTally) -> None:
+        if tally.boot_id in self.kept:
+            self.totals.findings[tally.kind] += tally.count
+            self._host(tally.boot_id).findings[tally.kind] += tally.count
 
     def report(self) -> dict[str, Any]:
         return {
@@ -150,14 +197,19 @@ class AuditFold:
 def audit_report(
     window: AuditRange,
     boots: Iterable[BootRow],
-    decisions: Iterable[DecisionRow],
-    findings: Iterable[Finding],
+    decisions: Iterable[DecisionRow | DecisionTally],
+    findings: Iterable[Finding | FindingTally],
 ) -> dict[str, Any]:
+    """The report from decision rows or their tallies, and findings or theirs: the same."""
     fold = AuditFold(window, boots)
-    for row in decisions:
-        fold.add_decision(row)
+    for decision in decisions:
+        fold.add_decisions(
+            decision if isinstance(decision, DecisionTally) else DecisionTally.of(decision)
+        )
     for finding in findings:
-        fold.add_finding(finding)
+        if isinstance(finding, Finding):
+            finding = FindingTally(finding.boot_id, finding.kind, 1)
+        fold.add_findings(finding)
     return fold.report()
 
 

@@ -168,8 +168,7 @@ class BootService:
         runs = []
         loops = self._open_loops
         if loops is None:  # only this host's: another machine's pids mean nothing here
-            mine = self.settings.host_id
-            loops = [loop for loop in self.app.open_loops() if loop.host_id == mine]
+            loops = self.app.open_loops(self.settings.host_id)
         for loop in loops:
             if loop.token is None:  # pragma: no cover - an open loop always holds one
                 raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")

@@ -63,9 +63,8 @@ def cmd_boot(ctx: CommandContext) -> int:
         app = ctx.open(create=True)
         # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
         # probing them would finalize live loops of another machine as dead.
-        loops = [loop for loop in app.loops() if loop.host_id == this_host]
-        app.shred_cleared_keys(loops)
-        open_loops = [loop for loop in loops if not loop.is_finalized]
+        app.shred_cleared_keys(this_host)
+        open_loops = app.open_loops(this_host)
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
     from recovery_ledger.infra.boot.report import boot_document, boot_lines

@@ -9,9 +9,10 @@ from typing import Any
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
 from recovery_ledger.infra.errors import BadInputError
+from recovery_ledger.infra.projection_store.schema import LOOPS
 from recovery_ledger.projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
 from recovery_ledger.projections.replay import ReplayedDecision, Verdict, replay_decision
-from recovery_ledger.projections.rows import BootRow, DecisionRow
+from recovery_ledger.projections.rows import BootRow, DecisionRow, LoopRow
 
 
 def _store(ctx: CommandContext):  # type: ignore[no-untyped-def]
@@ -96,14 +97,13 @@ def cmd_replay(ctx: CommandContext) -> int:
         except UnknownPolicyError as error:
             raise BadInputError(str(error)) from None
     store = _store(ctx)
-    loops = {row.aggregate_id: row for row in store.loops()}
-    boots = {row.boot_id: row for row in store.boots()}
-    if args.loop is not None and args.loop not in {r.loop_id for r in loops.values()}:
+    if args.loop is not None and not store.select(LOOPS, LoopRow, "loop_id = ?", (args.loop,)):
         raise BadInputError(f"unknown loop {args.loop!r}")
+    boots = {row.boot_id: row for row in store.boots()}
     if args.boot is not None and args.boot not in boots:
         raise BadInputError(f"unknown boot {args.boot!r}")
     # Filtered in SQL (indexed): one loop's timeline in a ledger of a million events
-    # must not load every decision of every boot.
+    # must not load every decision of every boot, nor every loop.
     where = [
         f"{column} = ?"
         for column, value in (("loop_id", args.loop), ("boot_id", args.boot))
@@ -111,9 +111,14 @@ def cmd_replay(ctx: CommandContext) -> int:
     ]
     params = [value for value in (args.loop, args.boot) if value is not None]
     decisions = store.decisions(" AND ".join(where), params)
-    replayed = [
-        replay_decision(d, loops[d.aggregate_id].provenance, args.policy) for d in decisions
-    ]
+    provenance = {
+        row.aggregate_id: row.provenance
+        for row in store.load(LOOPS, LoopRow, "aggregate_id", {d.aggregate_id for d in decisions})
+    }
+    replayed = [replay_decision(d, provenance[d.aggregate_id], args.policy) for d in decisions]
+    by_boot: dict[str, list[ReplayedDecision]] = {}
+    for r in replayed:
+        by_boot.setdefault(r.row.boot_id, []).append(r)
     mismatches = [r for r in replayed if not r.matches]
     order = [b for b in boots if args.boot is None or b == args.boot]
     if ctx.json:
@@ -123,28 +128,29 @@ def cmd_replay(ctx: CommandContext) -> int:
                 "boots": [
                     {
                         **_boot_view(boots.get(b), b),
-                        "decisions": [_decision_view(r) for r in replayed if r.row.boot_id == b],
+                        "decisions": [_decision_view(r) for r in by_boot.get(b, [])],
                     }
                     for b in order
-                    if args.loop is None or any(r.row.boot_id == b for r in replayed)
+                    if args.loop is None or b in by_boot
                 ],
                 "decisions": len(replayed),
                 "differences": len(mismatches),
             }
         )
     else:
-        _print_timeline(order, boots, replayed, args.policy)
+        _print_timeline(order, boots, by_boot, replayed, args.policy)
     return 1 if mismatches else 0
 
 
 def _print_timeline(
     order: list[str],
     boots: dict[str, BootRow],
+    by_boot: dict[str, list[ReplayedDecision]],
     replayed: list[ReplayedDecision],
     policy: str | None,
 ) -> None:
     for boot_id in order:
-        rows = [r for r in replayed if r.row.boot_id == boot_id]
+        rows = by_boot.get(boot_id, [])
         if not rows:
             continue
         boot = boots[boot_id]
@@ -257,7 +263,7 @@ def cmd_audit(ctx: CommandContext) -> int:
         for row in csv_rows(window, boots, store.stream_decisions()):
             writer.writerow({k: _csv_value(v) for k, v in row.items()})
         return 0
-    report = audit_report(window, boots, store.stream_decisions(), store.findings())
+    report = audit_report(window, boots, store.decision_tallies(), store.finding_tallies())
     document = {
         "since": iso(window.since),
         "until": iso(window.until),

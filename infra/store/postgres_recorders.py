@@ -1,4 +1,5 @@
-"""PostgreSQL application recorder that extends the hash chain in the same transaction.
+"""PostgreSQL application recorder that extends the hash chain and the open-loop index in the
+same transaction as the events.
 
 The library inserts under ``LOCK TABLE ... IN EXCLUSIVE MODE``, so reading the chain head
 after the insert, in the same transaction, cannot race another writer.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -17,6 +19,14 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
+from recovery_ledger.infra.store.open_loops import (
+    CREATE_COLUMNS,
+    INDEX_TOPICS,
+    OPEN_LOOPS_TABLE,
+    changes_of,
+    select_open_loops,
+)
+from recovery_ledger.infra.store.recorders import INDEXES_TABLE
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -33,6 +43,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "position bigint NOT NULL, event_count bigint NOT NULL, head bytea NOT NULL, "
                 "signed_at text NOT NULL, key_id text NOT NULL, signature bytea NOT NULL)"
             ).format(schema, Identifier(CHECKPOINT_TABLE)),
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + CREATE_COLUMNS + ")").format(
+                schema, Identifier(OPEN_LOOPS_TABLE)
+            ),
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (name text PRIMARY KEY)").format(
+                schema, Identifier(INDEXES_TABLE)
+            ),
         ]
         self._select_head = SQL(
             "SELECT chain_hash FROM {}.{} ORDER BY notification_id DESC LIMIT 1"
@@ -40,6 +56,41 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._insert_link = SQL("INSERT INTO {}.{} VALUES (%s, %s)").format(
             schema, Identifier(CHAIN_TABLE)
         )
+
+    def create_table(self) -> None:
+        """Also fills the open-loop index of a ledger written before it existed, once.
+        Openers are serialized around this (``postgres_setup.schema_ready``)."""
+        super().create_table()
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("INSERT INTO {}.{} VALUES (%s) ON CONFLICT DO NOTHING").format(
+                    Identifier(schema), Identifier(INDEXES_TABLE)
+                ),
+                (OPEN_LOOPS_TABLE,),
+            )
+            if curs.rowcount != 1:
+                return
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, topic, state FROM {}.{} "
+                    "WHERE topic = ANY(%s) "
+                    "ORDER BY notification_id"
+                ).format(Identifier(schema), Identifier(self.events_table_name)),
+                (list(INDEX_TOPICS),),
+            )
+            rows = [
+                (r["notification_id"], r["originator_id"], r["topic"], r["state"])
+                for r in curs.fetchall()
+            ]
+            self._update_index(curs, rows)
+
+    def _update_index(
+        self, curs: Cursor[DictRow], rows: Sequence[tuple[int, Any, str, bytes]]
+    ) -> None:
+        table = f"{_quoted(self.datastore.schema)}.{OPEN_LOOPS_TABLE}"
+        for statement, params in changes_of(rows).statements("%s", table):
+            curs.executemany(SQL(statement), params)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -57,4 +108,22 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             )
             links.append((notification_id, head))
         curs.executemany(self._insert_link, links)
+        self._update_index(
+            curs,
+            [
+                (i, e.originator_id, e.topic, e.state)
+                for i, e in zip(ids, stored_events, strict=True)
+            ],
+        )
         return ids
+
+    def open_loop_ids(self, host_id: str | None) -> list[UUID]:
+        """Loops registered and not finalized (of ``host_id``, or all), in registration order."""
+        table = f"{_quoted(self.datastore.schema)}.{OPEN_LOOPS_TABLE}"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL(select_open_loops("%s", table)), (host_id, host_id))
+            return [UUID(str(row["aggregate_id"])) for row in curs.fetchall()]
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

@@ -1,4 +1,5 @@
-"""SQLite application recorder that extends the hash chain in the same transaction.
+"""SQLite application recorder that extends the hash chain and the open-loop index in the
+same transaction as the events.
 
 The events are inserted first, which takes SQLite's write lock; only then is the chain
 head read, so two writers can never link onto the same head.
@@ -8,16 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
+from recovery_ledger.infra.store.open_loops import (
+    CREATE_COLUMNS,
+    INDEX_TOPICS,
+    OPEN_LOOPS_TABLE,
+    changes_of,
+    select_open_loops,
+)
 
 CHECKPOINT_COLUMNS = (
     "seq INTEGER PRIMARY KEY, position INTEGER NOT NULL, event_count INTEGER NOT NULL, "
     "head BLOB NOT NULL, signed_at TEXT NOT NULL, key_id TEXT NOT NULL, signature BLOB NOT NULL"
 )
+# Which derived tables are complete: a row is claimed, and the table filled from the
+# events, in one transaction (a ledger written before the table existed is filled once).
+INDEXES_TABLE = "ledger_indexes"
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -27,14 +39,53 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
             "(notification_id INTEGER PRIMARY KEY, chain_hash BLOB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} ({CHECKPOINT_COLUMNS})",
+            f"CREATE TABLE IF NOT EXISTS {OPEN_LOOPS_TABLE} ({CREATE_COLUMNS})",
+            f"CREATE TABLE IF NOT EXISTS {INDEXES_TABLE} (name TEXT PRIMARY KEY)",
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT 1 FROM {INDEXES_TABLE} WHERE name = ?", (OPEN_LOOPS_TABLE,))
+            if c.fetchone() is not None:
+                return
+        # A fresh transaction whose first statement writes: it waits for the write lock
+        # instead of failing on a snapshot another opener has moved past.
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT OR IGNORE INTO {INDEXES_TABLE} VALUES (?)", (OPEN_LOOPS_TABLE,))
+            c.execute("SELECT changes()")
+            if c.fetchone()[0]:
+                c.execute(
+                    f"SELECT rowid, originator_id, topic, state FROM {self.events_table_name} "
+                    "WHERE topic IN (?, ?) ORDER BY rowid",
+                    INDEX_TOPICS,
+                )
+                rows = [(r[0], r[1], r[2], r[3]) for r in c.fetchall()]
+                for statement, params in changes_of(rows).statements("?"):
+                    c.executemany(statement, params)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if not stored_events or ids is None:
-            return ids
+        if not stored_events:
+            return []
+        # One executemany, not one execute per event: holding SQLite's write lock, the
+        # new rowids are the consecutive numbers ending at last_insert_rowid().
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
+            ],
+        )
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        ids = list(range(last - len(stored_events) + 1, last + 1))
         c.execute(f"SELECT chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id DESC LIMIT 1")
         row = c.fetchone()
         head = bytes(row[0]) if row else GENESIS
@@ -45,4 +96,15 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             links.append((notification_id, head))
         c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", links)
+        index = changes_of(
+            (i, s.originator_id, s.topic, s.state) for i, s in zip(ids, stored_events, strict=True)
+        )
+        for statement, params in index.statements("?"):
+            c.executemany(statement, params)
         return ids
+
+    def open_loop_ids(self, host_id: str | None) -> list[UUID]:
+        """Loops registered and not finalized (of ``host_id``, or all), in registration order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(select_open_loops("?"), (host_id, host_id))
+            return [UUID(row[0]) for row in c.fetchall()]
