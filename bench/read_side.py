@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +262,8 @@ def measure_raw_audit_rows(ledger: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": count, "rss_mb": _peak_rss_mb()}
 
 
-MEASUREMENTS = {
+# Each takes the ledger and what it measures (a loop id for the per-loop ones), all as text.
+MEASUREMENTS: dict[str, Callable[..., dict[str, float]]] = {
     "rebuild": measure_rebuild,
     "raw_scan": measure_raw_scan,
     "replay_loop": measure_replay_loop,

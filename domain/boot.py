@@ -27,7 +27,12 @@ class Boot(Aggregate):
         TOPIC = "rl:Boot.Created@1"
 
     class Started(Aggregate.Created):
+        """Version 2 (contract version 2) adds ``pop_key``: the managed key's state for
+        this boot, ``{"configured", "usable", "reason", "thumbprint"}``. Events stored
+        before it are read with ``pop_key`` None: that boot did not record it."""
+
         TOPIC = "rl:Boot.Started@1"
+        class_version = 2
         boot_id: UUID
         policy: str
         host_id: str
@@ -35,6 +40,11 @@ class Boot(Aggregate):
         app_version: str
         cloud_url: str
         loop_ids: list[str]
+        pop_key: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["pop_key"] = None
 
     class Completed(Aggregate.Event):
         TOPIC = "rl:Boot.Completed@1"
@@ -54,6 +64,7 @@ class Boot(Aggregate):
         app_version: str,
         cloud_url: str,
         loop_ids: list[str],
+        pop_key: dict[str, Any] | None = None,
     ) -> None:
         self.boot_id = boot_id
         self.policy = policy
@@ -62,6 +73,7 @@ class Boot(Aggregate):
         self.app_version = app_version
         self.cloud_url = cloud_url
         self.loop_ids = list(loop_ids)
+        self.pop_key = pop_key
         self.summary: dict[str, Any] | None = None
 
     def complete(self, summary: dict[str, int]) -> None:

@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 
-Classification = Literal["active", "terminal", "pop_fallback", "transient"]
+Classification = Literal["active", "terminal", "pop_fallback", "transient", "pop_unavailable"]
 ReattachMode = Literal["confirmed", "conservative", "revived"]
 FinalizeReason = Literal[
     "timed_out", "cloud_terminal", "unauthorized", "not_found", "gone", "dead_pid"
@@ -27,7 +27,14 @@ FinalizeReason = Literal[
 V1_LEGACY: Final = "v1-legacy"
 V2_POP_UNGUARDED: Final = "v2-pop-unguarded"
 V3_POP_GUARDED: Final = "v3-pop-guarded"
-DEFAULT_POLICY: Final = V3_POP_GUARDED
+V4_KEY_GUARDED: Final = "v4-key-guarded"
+DEFAULT_POLICY: Final = V4_KEY_GUARDED
+
+# docs/contract.md section 1: a managed key that is configured but cannot be used. The last
+# word is how ledgers written before contract version 2 recorded ``insecure_mode``.
+KEY_UNUSABLE_REASONS: Final = frozenset(
+    {"missing", "unreadable", "insecure_mode", "not_pem", "wrong_key_type", "world_readable"}
+)
 
 _VERDICT_CODES: Final = frozenset({200, 401, 404, 410})
 _TERMINAL_CLOUD_STATUSES: Final = frozenset({"completed", "cancelled", "failed"})
@@ -45,6 +52,9 @@ class LoopFacts:
     runner_alive: bool
     status: StatusAnswer
     pop_available: bool
+    # Why PoP is (not) available: the managed key's state (contract section 1), or
+    # ``user_created``. Only v4 reads it; v1 to v3 decide as they always did.
+    pop_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,7 @@ def _pop_eligible(facts: LoopFacts) -> bool:
 
 
 def _without_heartbeat(facts: LoopFacts, classification: Classification) -> Outcome:
-    """Rows of the table that need no heartbeat; shared by all three policies."""
+    """Rows of the table that need no heartbeat; shared by every policy."""
     if not facts.runner_alive:
         return Outcome(finalize_reason=_dead_reason(facts.status))
     if classification == "active":
@@ -194,12 +204,34 @@ def decide_v3_pop_guarded(facts: LoopFacts, heartbeat: HeartbeatAnswer | None) -
     return Decision(V3_POP_GUARDED, classification, True, outcome)
 
 
+def decide_v4_key_guarded(facts: LoopFacts, heartbeat: HeartbeatAnswer | None) -> Decision:
+    """v3, except that a local fault never kills a live loop: a 401 for a live
+    desktop_managed loop whose configured managed key is unusable is ``pop_unavailable``,
+    reattached conservative with its stale token kept. With no key configured at all
+    (``not_configured``) it decides as v3."""
+    v3 = decide_v3_pop_guarded(facts, heartbeat)
+    key_fault = (
+        facts.runner_alive
+        and facts.provenance == "desktop_managed"
+        and not facts.pop_available
+        and facts.pop_reason in KEY_UNUSABLE_REASONS
+        and not is_transient_status(facts.status)
+        and facts.status.http_status == 401
+    )
+    if key_fault:
+        return Decision(
+            V4_KEY_GUARDED, "pop_unavailable", False, Outcome(reattach_mode="conservative")
+        )
+    return Decision(V4_KEY_GUARDED, v3.classification, v3.post_heartbeat, v3.outcome)
+
+
 Policy = Callable[[LoopFacts, HeartbeatAnswer | None], Decision]
 
 POLICIES: Final[dict[str, Policy]] = {
     V1_LEGACY: decide_v1_legacy,
     V2_POP_UNGUARDED: decide_v2_pop_unguarded,
     V3_POP_GUARDED: decide_v3_pop_guarded,
+    V4_KEY_GUARDED: decide_v4_key_guarded,
 }
 POLICY_NAMES: Final = tuple(POLICIES)
 

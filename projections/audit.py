@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from recovery_ledger.projections.filters import bucket_of
 from recovery_ledger.projections.rows import BootRow, DecisionRow
 from recovery_ledger.projections.zombies import Finding
 
@@ -46,9 +47,13 @@ class AuditRange:
     since: datetime | None
     until: datetime | None
     host: str | None
+    boot: str | None = None
+    loop: str | None = None
 
     def admits(self, boot: BootRow) -> bool:
         if self.host is not None and boot.host_id != self.host:
+            return False
+        if self.boot is not None and boot.boot_id != self.boot:
             return False
         if self.since is not None and boot.started_at < self.since:
             return False
@@ -58,7 +63,8 @@ class AuditRange:
 @dataclass(frozen=True)
 class DecisionTally:
     """Decisions of one boot that read alike in the report, and how many there are: the
-    audit counts tallies, which a SQL engine can group, not rows one by one."""
+    audit counts tallies, which a SQL engine can group, not rows one by one. A tally has
+    no loop: a report about one loop gets tallies of that loop's decisions only."""
 
     boot_id: str
     outcome: str | None
@@ -97,6 +103,8 @@ TALLY_COLUMNS = tuple(
 
 @dataclass(frozen=True)
 class FindingTally:
+    """Findings of one kind in one boot (of one loop, when the report is about one)."""
+
     boot_id: str
     kind: str
     count: int
@@ -159,11 +167,12 @@ class _Section:
 
 
 class AuditFold:
-    """The audit report as a fold over tallies, so a report over a million events holds
-    counters, not rows."""
+    """The audit report as a fold over decisions or their tallies, so a report over a
+    million events holds counters, not rows."""
 
     def __init__(self, window: AuditRange, boots: Iterable[BootRow]) -> None:
         self.kept = {b.boot_id: b for b in boots if window.admits(b)}
+        self.loop = window.loop
         self.totals = _Section()
         self.hosts: dict[str, _Section] = {}
         for boot in self.kept.values():
@@ -177,15 +186,25 @@ class AuditFold:
             section = self.hosts[host] = _Section()
         return section
 
-    def add_decisions(self, tally: DecisionTally) -> None:
-        if tally.boot_id in self.kept:
-            self.totals.add_decisions(tally)
-            self._host(tally.boot_id).add_decisions(tally)
+    def add_decision(self, decision: DecisionRow | DecisionTally) -> None:
+        """A row, kept when it is of the window's loop; or a tally, already of that loop."""
+        if isinstance(decision, DecisionRow):
+            if self.loop not in (None, decision.loop_id):
+                return
+            decision = DecisionTally.of(decision)
+        if decision.boot_id in self.kept:
+            self.totals.add_decisions(decision)
+            self._host(decision.boot_id).add_decisions(decision)
 
-    def add_findings(self, tally: FindingTally) -> None:
-        if tally.boot_id in self.kept:
-            self.totals.findings[tally.kind] += tally.count
-            self._host(tally.boot_id).findings[tally.kind] += tally.count
+    def add_finding(self, finding: Finding | FindingTally) -> None:
+        """A finding, kept when it is of the window's loop; or a tally, already of it."""
+        if isinstance(finding, Finding):
+            if self.loop not in (None, finding.loop_id):
+                return
+            finding = FindingTally(finding.boot_id, finding.kind, 1)
+        if finding.boot_id in self.kept:
+            self.totals.findings[finding.kind] += finding.count
+            self._host(finding.boot_id).findings[finding.kind] += finding.count
 
     def report(self) -> dict[str, Any]:
         return {
@@ -200,17 +219,39 @@ def audit_report(
     decisions: Iterable[DecisionRow | DecisionTally],
     findings: Iterable[Finding | FindingTally],
 ) -> dict[str, Any]:
-    """The report from decision rows or their tallies, and findings or theirs: the same."""
+    """The same report from decision rows or their tallies, findings or theirs."""
     fold = AuditFold(window, boots)
-    for decision in decisions:
-        fold.add_decisions(
-            decision if isinstance(decision, DecisionTally) else DecisionTally.of(decision)
-        )
+    for row in decisions:
+        fold.add_decision(row)
     for finding in findings:
-        if isinstance(finding, Finding):
-            finding = FindingTally(finding.boot_id, finding.kind, 1)
-        fold.add_findings(finding)
+        fold.add_finding(finding)
     return fold.report()
+
+
+def audit_buckets(
+    window: AuditRange,
+    by: str,
+    boots: Iterable[BootRow],
+    decisions: Iterable[DecisionRow | DecisionTally],
+    findings: Iterable[Finding | FindingTally],
+) -> list[dict[str, Any]]:
+    """The audit report once per time bucket (``day``, ``week``, ``month``, UTC) of the boots'
+    start, oldest first; still a fold: one set of counters per bucket."""
+    kept = [b for b in boots if window.admits(b)]
+    buckets: dict[str, list[BootRow]] = {}
+    for boot in kept:
+        buckets.setdefault(bucket_of(boot.started_at, by), []).append(boot)
+    folds = {name: AuditFold(window, members) for name, members in sorted(buckets.items())}
+    bucket_of_boot = {b.boot_id: name for name, members in buckets.items() for b in members}
+    for row in decisions:
+        name = bucket_of_boot.get(row.boot_id)
+        if name is not None:
+            folds[name].add_decision(row)
+    for finding in findings:
+        name = bucket_of_boot.get(finding.boot_id)
+        if name is not None:
+            folds[name].add_finding(finding)
+    return [{"bucket": name, **fold.report()} for name, fold in folds.items()]
 
 
 def csv_rows(
@@ -220,7 +261,7 @@ def csv_rows(
     kept = {b.boot_id: b for b in boots if window.admits(b)}
     for d in decisions:
         boot = kept.get(d.boot_id)
-        if boot is None:
+        if boot is None or window.loop not in (None, d.loop_id):
             continue
         yield (
             {

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
-from recovery_ledger.domain.policies import Decision, LoopFacts, get_policy
+from recovery_ledger.domain.policies import (
+    POLICY_NAMES,
+    V3_POP_GUARDED,
+    Decision,
+    LoopFacts,
+    get_policy,
+)
+from recovery_ledger.domain.rules import rule_in_words
 from recovery_ledger.projections.rows import DecisionRow
 
 
@@ -42,6 +49,8 @@ class ReplayedDecision:
     recorded: Verdict
     derived: Verdict
     complete: bool  # False for a decision an interrupted boot never finished
+    rule: str = ""  # the rule that fired for ``derived``, in words (``domain.rules``)
+    recorded_rule: str = ""  # the rule that fired when the decision was recorded
 
     @property
     def matches(self) -> bool:
@@ -64,6 +73,7 @@ def facts_of(row: DecisionRow, provenance: str) -> LoopFacts:
         runner_alive=bool(row.alive),
         status=status,
         pop_available=bool(row.pop_available),
+        pop_reason=row.pop_reason or "",
     )
 
 
@@ -79,7 +89,10 @@ def recorded_verdict(row: DecisionRow) -> Verdict:
         outcome = f"reattached:{row.reattach_mode}"
     elif row.outcome == "finalized":
         outcome = f"finalized:{row.finalize_reason}"
-    return Verdict(row.classification, row.heartbeat_begun, outcome, row.token_revived)
+    # The decision to post is the Classified event's; the heartbeat is begun in a later
+    # transaction, so a boot killed in between recorded the decision without the begin.
+    posts = row.post_heartbeat if row.post_heartbeat is not None else row.heartbeat_begun
+    return Verdict(row.classification, posts, outcome, row.token_revived)
 
 
 def _verdict(decision: Decision) -> Verdict:
@@ -104,7 +117,7 @@ def replay_decision(
     A heartbeat answer is only fed to a policy that asks for one; a policy that asks
     when none was recorded gets no answer, and its outcome stays unknown.
     """
-    name = policy or row.policy or "v3-pop-guarded"
+    name = policy or row.policy or V3_POP_GUARDED
     decide = get_policy(name)
     facts = facts_of(row, provenance)
     first = decide(facts, None)
@@ -128,4 +141,13 @@ def replay_decision(
             None,
             recorded.adopts_token,
         )
-    return ReplayedDecision(row, name, recorded, derived, complete)
+    rule = rule_in_words(facts, decision, heartbeat_of(row), row.pop_reason)
+    recorded_rule = rule if policy is None else replay_decision(row, provenance).rule
+    return ReplayedDecision(row, name, recorded, derived, complete, rule, recorded_rule)
+
+
+def what_ifs(row: DecisionRow, provenance: str) -> list[ReplayedDecision]:
+    """What each other policy would have done with the same observations, where it differs
+    from what was recorded."""
+    others = (replay_decision(row, provenance, name) for name in POLICY_NAMES if name != row.policy)
+    return [other for other in others if not other.matches]

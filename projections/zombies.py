@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from recovery_ledger.domain.policies import KEY_UNUSABLE_REASONS
 from recovery_ledger.projections.rows import DecisionRow
 
 ALIVE_LAST_WORDS = frozenset({"status:active", "heartbeat:revived"})
@@ -17,6 +18,7 @@ FINDING_KINDS = (
     "heartbeat_for_dead_pid",
     "false_kill",
     "interrupted_heartbeat",
+    "pop_key_unusable",
 )
 
 
@@ -86,6 +88,20 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
             "CloudAnswered",
             "Classified",
             "Finalized",
+        )
+    if (
+        row.alive is True
+        and provenance == "desktop_managed"
+        and row.status_http == 401
+        and row.pop_reason in KEY_UNUSABLE_REASONS
+    ):
+        add(
+            "pop_key_unusable",
+            f"the runner token was rejected while the configured managed key was not usable "
+            f"({row.pop_reason}): PoP could not be tried",
+            "RunnerObserved",
+            "CloudAnswered",
+            "Classified",
         )
     if row.heartbeat_begun and not row.heartbeat_answered and boot_over:
         add(

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +117,7 @@ def run_cli(
 
 
 @pytest.fixture
-def cli(ledger: Ledger):
+def cli(ledger: Ledger) -> Callable[..., CliResult]:
     def _run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> CliResult:
         return run_cli(*args, stdin=stdin, env={**ledger.env(), **(env or {})})
 

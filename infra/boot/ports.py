@@ -52,8 +52,27 @@ class ProofSigner(Protocol):
 
 @dataclass(frozen=True)
 class PopKey:
-    """The managed key's availability for this boot: a signer, or why not."""
+    """The managed key's state for this boot (contract section 1): a signer, or why not.
+
+    ``reason`` is one of ``available``, ``not_configured``, ``missing``, ``unreadable``,
+    ``insecure_mode``, ``not_pem``, ``wrong_key_type``; ``message`` says it in one line
+    with the fix."""
 
     signer: ProofSigner | None
     reason: str
     message: str = ""
+    configured: bool = True
+    thumbprint: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.signer is not None
+
+    def as_record(self) -> dict[str, object]:
+        """What the ledger and ``boot --json`` say of it; never the key itself."""
+        return {
+            "configured": self.configured,
+            "usable": self.usable,
+            "reason": self.reason,
+            "thumbprint": self.thumbprint,
+        }

@@ -6,21 +6,47 @@ jti and expiry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from recovery_ledger.infra.boot.service import BootResult, LoopRun
-from recovery_ledger.infra.cli.output import iso
+from recovery_ledger.projections.timestamps import iso
 
 
-def boot_document(result: BootResult) -> dict[str, Any]:
+def boot_document(result: BootResult, warnings: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "boot_id": str(result.boot_id),
         "policy": result.policy,
         "started_at": iso(result.started_at),
         "finished_at": iso(result.finished_at),
+        "pop_key": result.pop_key.as_record(),
+        "warnings": list(warnings),
         "loops": [_loop_entry(run) for run in result.runs],
         "summary": dict(result.summary),
     }
+
+
+def boot_warnings(result: BootResult, cloud_url: str | None) -> list[str]:
+    """What the boot could not do (contract section 5), one line each. Printed through
+    ``terminal_safe`` by the command, as every line here may hold recorded text."""
+    warnings = []
+    key = result.pop_key
+    managed = [run for run in result.runs if run.loop.provenance == "desktop_managed"]
+    if key.configured and not key.usable:
+        warnings.append(f"managed key not usable ({key.reason}): {key.message}")
+    elif not key.configured and managed:
+        warnings.append(
+            f"{key.message} while {len(managed)} desktop_managed loop(s) are "
+            "open: a loop whose runner token the cloud rejects cannot be revived"
+        )
+    answers = [answer for run in result.runs for answer in run.answers]
+    if answers and all(answer.error in ("timeout", "network") for answer in answers):
+        warnings.append(
+            f"the cloud ({cloud_url or ''}) answered none of this boot's "
+            f"{len(answers)} status request(s) (every one a network error or timeout): "
+            "open loops were kept without its word"
+        )
+    return warnings
 
 
 def _loop_entry(run: LoopRun) -> dict[str, Any]:
@@ -34,6 +60,7 @@ def _loop_entry(run: LoopRun) -> dict[str, Any]:
         "provenance": run.loop.provenance,
         "pid": run.loop.pid,
         "pid_alive": run.liveness.alive,
+        "pop": {"available": run.pop_available, "reason": run.pop_reason},
         "cloud": {
             "http_status": status.http_status,
             "status": status.status,

@@ -9,8 +9,9 @@ is meant to be read top to bottom in ``BootService._run``:
 3. Every heartbeat about to be posted is committed as begun, then the POSTs go.
 4. The answers, the sealed fresh tokens and the outcomes are committed at once;
    only then are cleared loops' data keys destroyed.
-5. ``Boot.Completed`` (and a signed checkpoint) is committed; only then does the
-   caller print the report.
+5. ``Boot.Completed`` is committed; only then does the caller print the report.
+
+Every one of these transactions carries its own signed chain head (the recorder's).
 
 A boot killed at any instant leaves committed transactions only; the next boot
 examines every loop that is still open afresh.
@@ -66,6 +67,7 @@ class LoopRun:
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
+            pop_reason=self.pop_reason,
         )
 
 
@@ -77,6 +79,7 @@ class BootResult:
     finished_at: datetime
     runs: list[LoopRun]
     summary: dict[str, int]
+    pop_key: PopKey
 
 
 @dataclass
@@ -103,7 +106,6 @@ class BootService:
         probe: LivenessProbe,
         pop_key: PopKey,
         clock: Clock,
-        after_complete: Callable[[LedgerApp], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
         open_loops: list[Loop] | None = None,
     ) -> None:
@@ -114,7 +116,6 @@ class BootService:
         self.probe = probe
         self.pop_key = pop_key
         self.clock = clock
-        self.after_complete = after_complete
         self.progress = progress
         self._open_loops = open_loops
         self._deadline = 0.0
@@ -131,6 +132,7 @@ class BootService:
             app_version=self.settings.app_version,
             cloud_url=self.settings.cloud_url,
             loop_ids=[run.loop.loop_id for run in runs],
+            pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
         self.app.save_boot_progress(boot)  # 1
@@ -154,10 +156,8 @@ class BootService:
         summary = summarize(runs)  # 5
         boot.complete(summary)
         self.app.save_boot_progress(boot)
-        if self.after_complete is not None:
-            self.after_complete(self.app)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary
+            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
         )
 
     # -- preparing -----------------------------------------------------------------

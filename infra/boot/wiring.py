@@ -24,18 +24,42 @@ class PsutilProbe:
         return probe_runner(pid, recorded_start_time)
 
 
-def resolve_pop_key_path(option: str | None, keys_dir: Path) -> Path:
+def default_pop_key_path() -> Path:
+    """Where the desktop host puts the installation's managed key when it names none:
+    the platform's per-user configuration directory (platformdirs), e.g.
+    ``~/.config/recovery-ledger/managed_key.pem`` on Linux."""
+    from platformdirs import user_config_path
+
+    return user_config_path("recovery-ledger", appauthor=False) / "managed_key.pem"
+
+
+def resolve_pop_key_path(option: str | None) -> Path | None:
+    """The configured managed key (contract section 1): ``--pop-key``, else the env
+    ``RECOVERY_LEDGER_POP_KEY``, else a file at the default location; None when none is."""
     value = option or os.environ.get("RECOVERY_LEDGER_POP_KEY")
-    return Path(value).expanduser() if value else keys_dir / "managed_key.pem"
+    if value:
+        return Path(value).expanduser()
+    default = default_pop_key_path()
+    return default if os.path.lexists(default) else None
 
 
-def load_pop_key(path: Path) -> PopKey:
+def load_pop_key(path: Path | None) -> PopKey:
     """PoP is available only when the key exists, is private, readable and parses."""
     from recovery_ledger.infra.crypto.pop_signer import ManagedKey, load_managed_key
 
+    if path is None:
+        return PopKey(
+            signer=None,
+            reason="not_configured",
+            message=(
+                "no managed key is configured (--pop-key, RECOVERY_LEDGER_POP_KEY or "
+                f"{default_pop_key_path()})"
+            ),
+            configured=False,
+        )
     loaded = load_managed_key(path)
     if isinstance(loaded, ManagedKey):
-        return PopKey(signer=loaded, reason="available")
+        return PopKey(signer=loaded, reason="available", thumbprint=loaded.thumbprint)
     return PopKey(signer=None, reason=loaded.reason, message=loaded.message)
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.errors import BadInputError
+
+if TYPE_CHECKING:  # imported by the boot itself, after the options are checked
+    from recovery_ledger.domain.loop import Loop
+    from recovery_ledger.infra.boot.ports import Cloud, PopKey
+    from recovery_ledger.infra.boot.service import BootResult, BootService
+    from recovery_ledger.infra.store.app import LedgerApp
 
 
 def _cloud_url(option: str | None) -> str | None:
@@ -53,9 +60,7 @@ def cmd_boot(ctx: CommandContext) -> int:
     from recovery_ledger.infra.boot.lock import boot_lock
     from recovery_ledger.infra.boot.wiring import load_pop_key, resolve_pop_key_path
 
-    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key, ctx.keys_dir))
-    if pop_key.reason == "world_readable":
-        sys.stderr.write(f"recovery-ledger: warning: {pop_key.message}\n")
+    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key))
     from recovery_ledger.infra.boot.host import host_id
 
     this_host = host_id(ctx.keys_dir)
@@ -67,18 +72,28 @@ def cmd_boot(ctx: CommandContext) -> int:
         open_loops = app.open_loops(this_host)
         result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
 
-    from recovery_ledger.infra.boot.report import boot_document, boot_lines
+    from recovery_ledger.infra.boot.report import boot_document, boot_lines, boot_warnings
+    from recovery_ledger.infra.cli.output import terminal_safe
 
+    warnings = boot_warnings(result, cloud_url)
+    for warning in warnings:
+        sys.stderr.write(f"recovery-ledger: warning: {terminal_safe(warning)}\n")
     if ctx.json:
         from recovery_ledger.infra.cli.output import emit_json
 
-        emit_json(boot_document(result))
+        emit_json(boot_document(result, warnings))
     else:
-        print("\n".join(boot_lines(result)))
+        print("\n".join(terminal_safe(line) for line in boot_lines(result)))
     return 0
 
 
-async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-untyped-def]
+async def _run(
+    ctx: CommandContext,
+    app: LedgerApp,
+    open_loops: list[Loop],
+    cloud_url: str | None,
+    pop_key: PopKey,
+) -> BootResult:
     from recovery_ledger.infra.boot.host import host_id, host_name
     from recovery_ledger.infra.boot.service import BootService, BootSettings
     from recovery_ledger.infra.boot.wiring import PsutilProbe, SystemClock, TerminalProgress
@@ -98,9 +113,8 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
     progress = TerminalProgress()
     if open_loops and cloud_url is None:
         raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
 
-    def service(cloud):  # type: ignore[no-untyped-def]
+    def service(cloud: Cloud | None) -> BootService:
         return BootService(
             app,
             settings,
@@ -108,13 +122,14 @@ async def _run(ctx, app, open_loops, cloud_url, pop_key):  # type: ignore[no-unt
             probe=PsutilProbe(),
             pop_key=pop_key,
             clock=SystemClock(),
-            after_complete=record_checkpoint,
             progress=progress,
             open_loops=open_loops,
         )
 
     try:
-        if not open_loops:  # nothing to ask the cloud: no client, no httpx import
+        # Nothing to ask the cloud (open loops without a URL were refused above): no client,
+        # no httpx import.
+        if not open_loops or cloud_url is None:
             return await service(None).run()
         from recovery_ledger.infra.cloud.client import CloudClient
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
+
+if TYPE_CHECKING:
+    from recovery_ledger.infra.store.app import LedgerApp
 
 
 class CommandContext:
@@ -21,7 +25,7 @@ class CommandContext:
         self.keys = KeyStore(self.keys_dir)
         self.json: bool = bool(args.json)
 
-    def open(self, *, create: bool = False):
+    def open(self, *, create: bool = False) -> LedgerApp:
         from recovery_ledger.infra.store.app import open_ledger
 
         return open_ledger(self.location, self.keys, create=create)

@@ -15,6 +15,7 @@ UNEXPECTED = 1
 BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
+REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from the recorded one
 
 _CODES: tuple[tuple[type[LedgerError], int], ...] = (
     (BadInputError, BAD_INPUT),

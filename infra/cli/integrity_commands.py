@@ -11,9 +11,11 @@ from recovery_ledger.infra.errors import BadInputError
 
 
 def cmd_verify(ctx: CommandContext) -> int:
+    from recovery_ledger.infra.integrity.signing import parse_public_key
     from recovery_ledger.infra.integrity.verify import verify_ledger
 
-    report = verify_ledger(ctx.open())
+    trusted = [parse_public_key(text) for text in ctx.args.trust_key]
+    report = verify_ledger(ctx.open(), trusted)
     if ctx.json:
         emit_json(
             {
@@ -65,7 +67,6 @@ def cmd_export(ctx: CommandContext) -> int:
 
 
 def cmd_import(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
     from recovery_ledger.infra.integrity.transfer import import_events, read_export
 
     try:
@@ -79,8 +80,6 @@ def cmd_import(ctx: CommandContext) -> int:
         raise BadInputError(f"{ctx.args.file} is not UTF-8 JSON Lines") from None
     app = ctx.open(create=True)
     written, skipped = import_events(app, events)
-    if written:
-        record_checkpoint(app)
     if ctx.json:
         emit_json({"imported": written, "already_present": skipped})
     else:

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_ledger.domain.loop import Loop
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
 from recovery_ledger.infra.cli.stdin_token import read_token_from_stdin
 from recovery_ledger.infra.errors import BadInputError
-from recovery_ledger.projections.rows import LoopRow
+from recovery_ledger.projections.rows import LoopRow, loop_after
 
+if TYPE_CHECKING:
+    from recovery_ledger.infra.store.app import LedgerApp
 
-def _token_view(loop: Loop) -> dict[str, Any] | None:
-    if loop.token is None:
-        return None
-    return {
-        "jti": loop.token.jti,
-        "expires_at": iso(loop.token.expires_at),
-        "source": loop.token.source,
-    }
-
-
-def loop_view(loop: Loop) -> dict[str, Any]:
-    return {
-        "loop_id": loop.loop_id,
-        "provenance": loop.provenance,
-        "pid": loop.pid,
-        "host_id": loop.host_id,
-        "state": "finalized" if loop.is_finalized else "open",
-        "finalize_reason": loop.finalize_reason,
-        "token": _token_view(loop),
-        "registered_at": iso(loop.created_on),
-        "updated_at": iso(loop.modified_on),
-    }
+SCHEMA_VERSION = 1
 
 
 def _parse_pid(text: str) -> int:
@@ -73,8 +54,7 @@ def cmd_loop_register(ctx: CommandContext) -> int:
         host_id=host_id(ctx.keys_dir),
         token=token,
     )
-    _checkpoint(app)
-    _report(ctx, loop, f"registered loop {loop.loop_id} (pid {pid})")
+    _report(ctx, app, loop, f"registered loop {loop.loop_id} (pid {pid})")
     return 0
 
 
@@ -87,16 +67,14 @@ def cmd_loop_token(ctx: CommandContext) -> int:
         loop = app.record_token(_loop_id(ctx.args.loop), token)
     except MalformedToken as error:
         raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
-    _checkpoint(app)
-    _report(ctx, loop, f"recorded a new token for loop {loop.loop_id}")
+    _report(ctx, app, loop, f"recorded a new token for loop {loop.loop_id}")
     return 0
 
 
 def cmd_loop_finalize(ctx: CommandContext) -> int:
     app = ctx.open()
     loop = app.finalize_loop(_loop_id(ctx.args.loop), ctx.args.reason)
-    _checkpoint(app)
-    _report(ctx, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
+    _report(ctx, app, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
     return 0
 
 
@@ -113,6 +91,7 @@ def cmd_token_get(ctx: CommandContext) -> int:
 
 
 def loop_row_view(row: LoopRow) -> dict[str, Any]:
+    """One loop as every command prints it (``loops``, ``loop register|token|finalize``)."""
     token = None
     if row.token_jti is not None:
         token = {
@@ -127,6 +106,7 @@ def loop_row_view(row: LoopRow) -> dict[str, Any]:
         "host_id": row.host_id,
         "state": row.state,
         "finalize_reason": row.finalize_reason,
+        "finalized_by": row.finalized_by,
         "token": token,
         "revivals": row.revivals,
         "token_cleared": row.token_cleared,
@@ -137,11 +117,23 @@ def loop_row_view(row: LoopRow) -> dict[str, Any]:
 
 def cmd_loops(ctx: CommandContext) -> int:
     """Current state of every loop, from the loop-state projection (caught up first)."""
+    from recovery_ledger.infra.cli.read_filters import filter_from_store, say_nothing_matches
     from recovery_ledger.infra.projection_store.store import caught_up
 
-    views = [loop_row_view(row) for row in caught_up(ctx.open()).loops()]
+    args = ctx.args
+    store = caught_up(ctx.open())
+    wanted = filter_from_store(args, store)
+    rows = [r for r in store.loops() if wanted.admits_loop(r)]
+    if args.state is not None:
+        rows = [r for r in rows if r.state == args.state]
+    if wanted.boot is not None:
+        examined = {d.aggregate_id for d in store.decisions("boot_id = ?", (wanted.boot,))}
+        rows = [r for r in rows if r.aggregate_id in examined]
+    views = [loop_row_view(row) for row in rows]
+    if not views:
+        say_nothing_matches("loops", args)
     if ctx.json:
-        emit_json({"loops": views})
+        emit_json({"schema_version": SCHEMA_VERSION, "loops": views})
         return 0
     emit_table(
         ["loop", "provenance", "pid", "state", "reason", "token jti", "expires", "revivals"],
@@ -153,11 +145,12 @@ def cmd_loops(ctx: CommandContext) -> int:
                 v["state"],
                 v["finalize_reason"],
                 (v["token"] or {}).get("jti"),
-                (v["token"] or {}).get("expires_at"),
+                r.token_expires_at,
                 v["revivals"],
             ]
-            for v in views
+            for r, v in zip(rows, views, strict=True)
         ],
+        wide=args.wide,
     )
     return 0
 
@@ -177,16 +170,14 @@ def _loop_id(text: str) -> str:
     return text
 
 
-def _checkpoint(app: object) -> None:
-    """Every write command ends with a signed checkpoint, so the chain's newest tail is
-    always covered, and the witness outside the ledger moves with it."""
-    from recovery_ledger.infra.integrity.checkpoints import record_checkpoint
-
-    record_checkpoint(app)  # type: ignore[arg-type]
-
-
-def _report(ctx: CommandContext, loop: Loop, message: str) -> None:
-    if ctx.json:
-        emit_json(loop_view(loop))
-    else:
+def _report(ctx: CommandContext, app: LedgerApp, loop: Loop, message: str) -> None:
+    """The loop as ``loops --json`` shows it: folded from its own events by the same
+    function the projection uses, so the two can never drift apart."""
+    if not ctx.json:
         print(message)
+        return
+    row: LoopRow | None = None
+    for event in app.events.get(loop.id):
+        row = loop_after(row, event)
+    assert row is not None
+    emit_json({"schema_version": SCHEMA_VERSION, **loop_row_view(row)})

@@ -1,10 +1,14 @@
-"""Printing: one JSON document with ``--json``, aligned tables for people otherwise."""
+"""Printing: one JSON document with ``--json``, tables for people otherwise (``table.py``)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from recovery_ledger.projections.timestamps import iso
+
+__all__ = ["emit_json", "emit_table", "iso", "terminal_safe"]
 
 
 def emit_json(document: Any) -> None:
@@ -14,19 +18,31 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
+def emit_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    marks: Sequence[str | None] | None = None,
+    *,
+    wide: bool = False,
+) -> None:
+    """A table: fitted to a terminal, tab-separated into a pipe (``table.write_table``).
+    ``marks`` says per row why it stands out (``finding``, ``difference``), or None."""
+    from recovery_ledger.infra.cli.table import write_table
+
+    # A pipe gets an empty field for "nothing"; a person gets a dash.
+    tty = sys.stdout.isatty()
+    blank = "-" if tty else ""
+    cells = [[_cell(value, blank, tty) for value in row] for row in rows]
+    write_table(headers, cells, marks, wide=wide)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, blank: str, tty: bool) -> str:
+    from datetime import datetime
+
     if value is None:
-        return "-"
+        return blank
+    if isinstance(value, datetime):
+        return human_time(value) if tty else str(iso(value))
     if isinstance(value, bool):
         return "yes" if value else "no"
     return terminal_safe(str(value))
@@ -45,11 +61,9 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def iso(value: Any) -> str | None:
-    """RFC 3339 in UTC with a Z, as every JSON output of the project writes times."""
-    if value is None:
-        return None
+def human_time(value: Any) -> str:
+    """A moment for a person's table: UTC to the second, ``2026-11-25 21:36:39``."""
     from datetime import UTC
 
-    text: str = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    text: str = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return text

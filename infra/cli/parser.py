@@ -11,28 +11,59 @@ from typing import NoReturn
 
 from recovery_ledger.infra.errors import BadInputError
 
-POLICY_CHOICES = ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded")
+POLICY_CHOICES = ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded", "v4-key-guarded")
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse prints usage and exits 2; we want one clear line and our own exit path."""
 
     def error(self, message: str) -> NoReturn:
-        raise BadInputError(f"{self.prog}: {message}")
+        from recovery_ledger.infra.cli.help_text import clearer
+
+        raise BadInputError(clearer(self.prog, message))
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ledger",
         metavar="PATH_OR_DSN",
-        help="SQLite path or postgresql:// DSN (env RECOVERY_LEDGER_DB)",
+        help="SQLite path or postgresql:// DSN (env RECOVERY_LEDGER_DB; default: "
+        "ledger.sqlite in the platform's user data directory)",
     )
     parser.add_argument(
         "--keys",
         metavar="DIR",
         help="key directory (env RECOVERY_LEDGER_KEYS; default: next to the ledger)",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document on stdout, as docs/schemas/ describes (default: text for people)",
+    )
+
+
+_FILTER_HELP = {
+    "loop": ("ID", "only this loop (default: every loop)"),
+    "boot": ("ID", "only this boot: its id or a unique prefix of 6+ characters (default: all)"),
+    "host": ("NAME_OR_ID", "only this host, by name or id (default: every host)"),
+    "since": ("T", "from this date or RFC 3339 time on, inclusive (default: the beginning)"),
+    "until": ("T", "before this date or RFC 3339 time, exclusive (default: now)"),
+}
+
+
+def _read_filters(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The read commands' shared filters (docs/contract.md section 5, read commands)."""
+    for name in names:
+        metavar, help_text = _FILTER_HELP[name]
+        parser.add_argument(f"--{name}", metavar=metavar, help=help_text)
+
+
+def _wide(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="show every column in full on a terminal (default: fit the terminal's width)",
+    )
 
 
 def _sub(
@@ -63,8 +94,8 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.loop_commands:cmd_loop_register",
         "record a new loop; the runner token comes on stdin",
     )
-    p.add_argument("--loop", required=True, metavar="ID")
-    p.add_argument("--pid", required=True, metavar="PID")
+    p.add_argument("--loop", required=True, metavar="ID", help="the loop id from the cloud")
+    p.add_argument("--pid", required=True, metavar="PID", help="the runner process's pid")
     p.add_argument(
         "--provenance", required=True, metavar="P", help="desktop_managed or user_created"
     )
@@ -74,15 +105,17 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.loop_commands:cmd_loop_token",
         "record a token the host obtained while running; token on stdin",
     )
-    p.add_argument("--loop", required=True, metavar="ID")
+    p.add_argument("--loop", required=True, metavar="ID", help="the loop id")
     p = _sub(
         loop_commands,
         "finalize",
         "recovery_ledger.infra.cli.loop_commands:cmd_loop_finalize",
         "record that the host ended the loop itself",
     )
-    p.add_argument("--loop", required=True, metavar="ID")
-    p.add_argument("--reason", required=True, metavar="TEXT")
+    p.add_argument("--loop", required=True, metavar="ID", help="the loop id")
+    p.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why the host ended it, recorded as given"
+    )
 
     p = _sub(
         commands,
@@ -90,17 +123,23 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.boot_command:cmd_boot",
         "decide, for every open loop, to reattach, revive or finalize",
     )
-    p.add_argument("--cloud", metavar="URL", help="cloud base URL (env RECOVERY_LEDGER_CLOUD_URL)")
+    p.add_argument(
+        "--cloud",
+        metavar="URL",
+        help="cloud base URL (env RECOVERY_LEDGER_CLOUD_URL; default: none, required "
+        "when loops are open)",
+    )
     p.add_argument(
         "--pop-key",
         metavar="PATH",
-        help="managed key, EC P-256 PKCS#8 PEM (env RECOVERY_LEDGER_POP_KEY)",
+        help="managed key, EC P-256 PKCS#8 PEM (env RECOVERY_LEDGER_POP_KEY; default: "
+        "managed_key.pem in the key directory)",
     )
     p.add_argument(
         "--policy",
         metavar="NAME",
-        default="v3-pop-guarded",
-        help=f"one of {', '.join(POLICY_CHOICES)} (default v3-pop-guarded)",
+        default="v4-key-guarded",
+        help=f"one of {', '.join(POLICY_CHOICES)} (default v4-key-guarded)",
     )
     p.add_argument(
         "--concurrency",
@@ -109,8 +148,12 @@ def build_parser() -> OneLineParser:
         default=16,
         help="loops in flight at once (default 16)",
     )
-    p.add_argument("--connect-timeout", metavar="S", type=float, default=2.0)
-    p.add_argument("--read-timeout", metavar="S", type=float, default=5.0)
+    p.add_argument(
+        "--connect-timeout", metavar="S", type=float, default=2.0, help="per request, seconds"
+    )
+    p.add_argument(
+        "--read-timeout", metavar="S", type=float, default=5.0, help="per answer, seconds"
+    )
     p.add_argument(
         "--deadline",
         metavar="S",
@@ -129,31 +172,72 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.loop_commands:cmd_token_get",
         "print the loop's current runner token (the only command that prints one)",
     )
-    p.add_argument("--loop", required=True, metavar="ID")
+    p.add_argument("--loop", required=True, metavar="ID", help="the loop id")
 
-    _sub(
+    # -- issue 12: read commands (filters, boots, show, replay, zombies, audit, report) ------
+    p = _sub(
         commands,
         "loops",
         "recovery_ledger.infra.cli.loop_commands:cmd_loops",
         "current state of every loop",
     )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--state",
+        choices=("open", "finalized"),
+        help="only loops in this state (default: both)",
+    )
+    _wide(p)
+
+    p = _sub(
+        commands,
+        "boots",
+        "recovery_ledger.infra.cli.boots_command:cmd_boots",
+        "one line per boot: short id, start, policy, host, completed or interrupted, counts",
+    )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    _wide(p)
+
+    show = commands.add_parser("show", help="one thing's whole story")
+    show_commands = show.add_subparsers(
+        dest="show_command", required=True, parser_class=OneLineParser
+    )
+    p = _sub(
+        show_commands,
+        "loop",
+        "recovery_ledger.infra.cli.show_command:cmd_show_loop",
+        "a loop's whole life in order: registration, tokens, every boot's observations, "
+        "each decision and the rule that fired, a finalize by the host, its findings",
+    )
+    p.add_argument("loop_id", metavar="ID", help="the loop id, as registered")
+    _read_filters(p, "boot", "since", "until")
 
     p = _sub(
         commands,
         "replay",
         "recovery_ledger.infra.cli.read_commands:cmd_replay",
-        "the recorded timeline, each decision re-derived",
+        "the recorded timeline, each decision re-derived (or what-if under --policy)",
     )
-    p.add_argument("--loop", metavar="ID")
-    p.add_argument("--boot", metavar="ID")
-    p.add_argument("--policy", metavar="NAME")
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--policy",
+        metavar="NAME",
+        help="what this policy would have done instead (default: the policy each boot ran)",
+    )
+    p.add_argument(
+        "--only-differences",
+        action="store_true",
+        help="print only the decisions that differ (default: every decision)",
+    )
 
-    _sub(
+    p = _sub(
         commands,
         "zombies",
         "recovery_ledger.infra.cli.read_commands:cmd_zombies",
-        "suspected incidents",
+        "suspected incidents (findings)",
     )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    _wide(p)
 
     p = _sub(
         commands,
@@ -161,16 +245,43 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.read_commands:cmd_audit",
         "the audit report over a time range",
     )
-    p.add_argument("--since", metavar="T")
-    p.add_argument("--until", metavar="T")
-    p.add_argument("--host", metavar="HOST_ID")
-    p.add_argument("--format", choices=("table", "json", "csv"), default=None)
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default=None,
+        help="output format (default: table, or json with --json)",
+    )
+    p.add_argument(
+        "--by",
+        choices=("day", "week", "month"),
+        help="the same report in time buckets, UTC (default: one report for the range)",
+    )
 
-    _sub(
+    p = _sub(
+        commands,
+        "report",
+        "recovery_ledger.infra.cli.report_command:cmd_report",
+        "write a self-contained HTML incident report",
+    )
+    p.add_argument(
+        "--html", required=True, metavar="FILE", help="where to write the report (required)"
+    )
+    _read_filters(p, "loop", "boot", "host", "since", "until")
+    # -- end issue 12: read commands ----------------------------------------------------------
+
+    p = _sub(
         commands,
         "verify",
         "recovery_ledger.infra.cli.integrity_commands:cmd_verify",
         "check the whole ledger for tampering and gaps",
+    )
+    p.add_argument(
+        "--trust-key",
+        action="append",
+        default=[],
+        metavar="X",
+        help="also check heads signed by this installation key (Ed25519 JWK x); repeatable",
     )
     p = _sub(
         commands,
@@ -178,14 +289,31 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.integrity_commands:cmd_export",
         "write events as JSON Lines",
     )
-    p.add_argument("--loop", metavar="ID")
+    p.add_argument("--loop", metavar="ID", help="only this loop's events (default: every event)")
     p = _sub(
         commands,
         "import",
         "recovery_ledger.infra.cli.integrity_commands:cmd_import",
         "read events from a JSON Lines export",
     )
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="a JSON Lines file written by export")
+
+    # -- issue 12: key show --------------------------------------------------------------
+    key = commands.add_parser("key", help="the public keys a host hands to others")
+    key_commands = key.add_subparsers(dest="key_command", required=True, parser_class=OneLineParser)
+    p = _sub(
+        key_commands,
+        "show",
+        "recovery_ledger.infra.cli.key_command:cmd_key_show",
+        "the managed key's and the ledger key's public JWK and RFC 7638 thumbprint",
+    )
+    p.add_argument(
+        "--pop-key",
+        metavar="PATH",
+        help="managed key, found as boot finds it (default: env RECOVERY_LEDGER_POP_KEY, "
+        "else managed_key.pem in the key directory)",
+    )
+    # -- end issue 12: key show ------------------------------------------------------------
 
     projections = commands.add_parser("projections", help="read models")
     projection_commands = projections.add_subparsers(
@@ -208,8 +336,8 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.cloud_command:cmd_cloud_serve",
         "serve the reference cloud on loopback",
     )
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
 
     p = _sub(
         commands,
@@ -217,5 +345,35 @@ def build_parser() -> OneLineParser:
         "recovery_ledger.infra.cli.demo_command:cmd_demo",
         "run a boot against the bundled reference cloud with real runners",
     )
-    p.add_argument("--dir", metavar="DIR", help="where to leave the demo ledger")
+    p.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="where to leave the demo ledger (default: a new temporary directory)",
+    )
+    # -- issue 12: help pages, shell completion, examples and defaults everywhere ------------
+    p = commands.add_parser(
+        "help",
+        help="help pages: exit-codes, environment, or any command",
+        description="help pages: exit-codes, environment, or any command's --help",
+    )
+    p.add_argument(
+        "topic",
+        nargs="*",
+        metavar="TOPIC",
+        help="exit-codes, environment, or a command such as 'show loop' (default: the overview)",
+    )
+    p.set_defaults(handler="recovery_ledger.infra.cli.help_command:cmd_help", ledger=None)
+    p.set_defaults(keys=None, json=False)
+    p = commands.add_parser(
+        "completion",
+        help="print the shell completion script for bash or zsh",
+        description="print the shell completion script for bash or zsh",
+    )
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete for")
+    p.set_defaults(handler="recovery_ledger.infra.cli.help_command:cmd_completion", ledger=None)
+    p.set_defaults(keys=None, json=False)
+    from recovery_ledger.infra.cli.help_text import teach
+
+    teach(root)
+    # -- end issue 12: help --------------------------------------------------------------------
     return root

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from recovery_ledger.infra.cli.context import CommandContext
-from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
+from recovery_ledger.infra.cli.read_filters import host_names, read_filter, say_nothing_matches
 from recovery_ledger.infra.errors import BadInputError
-from recovery_ledger.infra.projection_store.schema import LOOPS
-from recovery_ledger.projections.audit import CSV_COLUMNS, AuditRange, audit_report, csv_rows
+from recovery_ledger.projections.audit import (
+    CSV_COLUMNS,
+    AuditRange,
+    audit_buckets,
+    audit_report,
+    csv_rows,
+)
+from recovery_ledger.projections.filters import ReadFilter, short_id
 from recovery_ledger.projections.replay import ReplayedDecision, Verdict, replay_decision
-from recovery_ledger.projections.rows import BootRow, DecisionRow, LoopRow
+from recovery_ledger.projections.rows import BootRow, DecisionRow
+from recovery_ledger.projections.zombies import Finding
+
+SCHEMA_VERSION = 1
 
 
 def _store(ctx: CommandContext):  # type: ignore[no-untyped-def]
@@ -65,7 +75,12 @@ def _decision_view(replayed: ReplayedDecision) -> dict[str, Any]:
         "decided_at": iso(row.decided_at),
         "complete": replayed.complete,
         "recorded": _verdict_view(replayed.recorded),
-        "rederived": {"policy": replayed.policy, **_verdict_view(replayed.derived)},
+        "rederived": {
+            "policy": replayed.policy,
+            **_verdict_view(replayed.derived),
+            "rule": replayed.rule,
+        },
+        "rule": replayed.recorded_rule,
         "matches": replayed.matches,
         "differences": replayed.differences(),
         "evidence": list(row.evidence),
@@ -77,6 +92,7 @@ def _boot_view(boot: BootRow | None, boot_id: str) -> dict[str, Any]:
         return {"boot_id": boot_id}
     return {
         "boot_id": boot.boot_id,
+        "short_id": short_id(boot.boot_id),
         "policy": boot.policy,
         "host_id": boot.host_id,
         "host_name": boot.host_name,
@@ -97,77 +113,84 @@ def cmd_replay(ctx: CommandContext) -> int:
         except UnknownPolicyError as error:
             raise BadInputError(str(error)) from None
     store = _store(ctx)
-    if args.loop is not None and not store.select(LOOPS, LoopRow, "loop_id = ?", (args.loop,)):
-        raise BadInputError(f"unknown loop {args.loop!r}")
+    loop_rows = store.loops()
+    loops = {row.aggregate_id: row for row in loop_rows}
     boots = {row.boot_id: row for row in store.boots()}
-    if args.boot is not None and args.boot not in boots:
-        raise BadInputError(f"unknown boot {args.boot!r}")
+    wanted = read_filter(args, list(boots.values()), loop_rows)
     # Filtered in SQL (indexed): one loop's timeline in a ledger of a million events
-    # must not load every decision of every boot, nor every loop.
+    # must not load every decision of every boot.
     where = [
         f"{column} = ?"
-        for column, value in (("loop_id", args.loop), ("boot_id", args.boot))
+        for column, value in (("loop_id", wanted.loop), ("boot_id", wanted.boot))
         if value is not None
     ]
-    params = [value for value in (args.loop, args.boot) if value is not None]
-    decisions = store.decisions(" AND ".join(where), params)
-    provenance = {
-        row.aggregate_id: row.provenance
-        for row in store.load(LOOPS, LoopRow, "aggregate_id", {d.aggregate_id for d in decisions})
-    }
-    replayed = [replay_decision(d, provenance[d.aggregate_id], args.policy) for d in decisions]
-    by_boot: dict[str, list[ReplayedDecision]] = {}
-    for r in replayed:
-        by_boot.setdefault(r.row.boot_id, []).append(r)
+    params = [value for value in (wanted.loop, wanted.boot) if value is not None]
+    decisions = [
+        d
+        for d in store.decisions(" AND ".join(where), params)
+        if wanted.admits_decision(d, boots.get(d.boot_id))
+    ]
+    replayed = [
+        replay_decision(d, loops[d.aggregate_id].provenance, args.policy) for d in decisions
+    ]
     mismatches = [r for r in replayed if not r.matches]
-    order = [b for b in boots if args.boot is None or b == args.boot]
+    if not replayed:
+        say_nothing_matches("decisions", args)
+    shown = mismatches if args.only_differences else replayed
+    # Grouped once: the JSON and the timeline are linear in boots, not boots x decisions.
+    by_boot: dict[str, list[ReplayedDecision]] = {}
+    for r in shown:
+        by_boot.setdefault(r.row.boot_id, []).append(r)
+    order = [b for b in boots if b in by_boot]
     if ctx.json:
         emit_json(
             {
+                "schema_version": SCHEMA_VERSION,
                 "policy": args.policy,
+                "only_differences": args.only_differences,
                 "boots": [
                     {
                         **_boot_view(boots.get(b), b),
-                        "decisions": [_decision_view(r) for r in by_boot.get(b, [])],
+                        "decisions": [_decision_view(r) for r in by_boot[b]],
                     }
                     for b in order
-                    if args.loop is None or b in by_boot
                 ],
                 "decisions": len(replayed),
                 "differences": len(mismatches),
             }
         )
     else:
-        _print_timeline(order, boots, by_boot, replayed, args.policy)
-    return 1 if mismatches else 0
+        _print_timeline(order, boots, by_boot, args.policy)
+        differing = len(mismatches)
+        against = f"against {args.policy}" if args.policy else "against the recorded policy"
+        print(f"{len(replayed)} decisions replayed {against}; {differing} differ")
+    from recovery_ledger.infra.cli.exit_codes import OK, REPLAY_DIFFERS
+
+    return REPLAY_DIFFERS if mismatches else OK
 
 
 def _print_timeline(
     order: list[str],
     boots: dict[str, BootRow],
     by_boot: dict[str, list[ReplayedDecision]],
-    replayed: list[ReplayedDecision],
     policy: str | None,
 ) -> None:
     for boot_id in order:
-        rows = by_boot.get(boot_id, [])
-        if not rows:
-            continue
+        rows = by_boot[boot_id]
         boot = boots[boot_id]
         state = "completed" if boot.completed_at else "INTERRUPTED (never completed)"
         print(
-            f"boot {boot_id}  {iso(boot.started_at)}  {boot.policy}  host {boot.host_id}  {state}"
+            f"boot {boot_id}  {iso(boot.started_at)}  {boot.policy}  "
+            f"host {terminal_safe(boot.host_name)}  {state}"
         )
         for r in rows:
             print(_timeline_line(r.row))
+            print(f"      because {r.recorded_rule}")
             if not r.matches:
                 label = f"{policy} would have" if policy else "re-derived differs"
-                print(f"    !! {label}: {r.derived.describe()}")
+                print(f"    !! {label}: {r.derived.describe()}, because {r.rule}")
                 for difference in r.differences():
                     print(f"       - {difference}")
-    differing = sum(1 for r in replayed if not r.matches)
-    against = f"against {policy}" if policy else "against the recorded policy"
-    print(f"{len(replayed)} decisions replayed {against}; {differing} differ")
 
 
 def _timeline_line(row: DecisionRow) -> str:
@@ -187,74 +210,63 @@ def _timeline_line(row: DecisionRow) -> str:
         else "no outcome recorded"
     )
     return (
-        f"  {iso(row.observed_at)}  {row.loop_id}: runner {runner}, cloud {cloud} "
-        f"(x{row.status_attempts}), {row.classification}{heartbeat} => {outcome}"
+        f"  {iso(row.observed_at)}  {terminal_safe(row.loop_id)}: runner {runner}, "
+        f"cloud {cloud} (x{row.status_attempts}), {row.classification}{heartbeat} => {outcome}"
     )
 
 
 # -- zombies ----------------------------------------------------------------------------------
 
 
+def finding_view(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "loop_id": f.loop_id,
+        "boot_id": f.boot_id,
+        "at": iso(f.at),
+        "detail": f.detail,
+        "evidence": list(f.evidence),
+    }
+
+
 def cmd_zombies(ctx: CommandContext) -> int:
-    findings = _store(ctx).findings()
-    views = [
-        {
-            "kind": f.kind,
-            "loop_id": f.loop_id,
-            "boot_id": f.boot_id,
-            "at": iso(f.at),
-            "detail": f.detail,
-            "evidence": list(f.evidence),
-        }
-        for f in findings
-    ]
+    store = _store(ctx)
+    boots = {row.boot_id: row for row in store.boots()}
+    wanted = read_filter(ctx.args, list(boots.values()), store.loops())
+    findings = [f for f in store.findings() if _admits_finding(wanted, f, boots.get(f.boot_id))]
+    if not findings and wanted.active:
+        say_nothing_matches("findings", ctx.args)
+    views = [finding_view(f) for f in findings]
     if ctx.json:
-        emit_json({"findings": views})
-    else:
-        emit_table(
-            ["kind", "loop", "boot", "at", "detail"],
-            [[v["kind"], v["loop_id"], v["boot_id"], v["at"], v["detail"]] for v in views],
-        )
+        emit_json({"schema_version": SCHEMA_VERSION, "findings": views})
+        return 0
+    emit_table(
+        ["kind", "loop", "boot", "at", "detail"],
+        [[f.kind, f.loop_id, short_id(f.boot_id), f.at, f.detail] for f in findings],
+        ["finding"] * len(views),
+        wide=ctx.args.wide,
+    )
     return 0
+
+
+def _admits_finding(wanted: ReadFilter, finding: Finding, boot: BootRow | None) -> bool:
+    if wanted.loop is not None and finding.loop_id != wanted.loop:
+        return False
+    return boot is not None and wanted.admits_boot(boot)
 
 
 # -- audit --------------------------------------------------------------------------------------
 
 
-def parse_time_bound(text: str | None, option: str) -> datetime | None:
-    """A date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time with an offset."""
-    if text is None:
-        return None
-    import re
-
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    elif re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", text
-    ):
-        try:
-            return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    raise BadInputError(
-        f"{option} must be a date (2026-11-24) or an RFC 3339 time "
-        f"(2026-11-24T10:00:00Z), not {text!r}"
-    )
-
-
 def cmd_audit(ctx: CommandContext) -> int:
     args = ctx.args
-    window = AuditRange(
-        parse_time_bound(args.since, "--since"), parse_time_bound(args.until, "--until"), args.host
-    )
-    if window.since and window.until and window.since >= window.until:
-        raise BadInputError("--since must be before --until")
-    fmt = args.format or ("json" if ctx.json else "table")
     store = _store(ctx)
     boots = store.boots()
+    wanted = read_filter(args, boots, store.loops())
+    window = AuditRange(wanted.since, wanted.until, wanted.host, wanted.boot, wanted.loop)
+    fmt = args.format or ("json" if ctx.json else "table")
+    if not any(window.admits(b) for b in boots):
+        say_nothing_matches("boots", args)
     if fmt == "csv":
         import csv
 
@@ -263,17 +275,25 @@ def cmd_audit(ctx: CommandContext) -> int:
         for row in csv_rows(window, boots, store.stream_decisions()):
             writer.writerow({k: _csv_value(v) for k, v in row.items()})
         return 0
-    report = audit_report(window, boots, store.decision_tallies(), store.finding_tallies())
-    document = {
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "since": iso(window.since),
         "until": iso(window.until),
         "host": window.host,
-        **report,
+        "by": args.by,
     }
+    # Grouped by the engine (and filtered to the loop there): hundreds of tallies to count,
+    # not a decoded row per decision.
+    decisions = store.decision_tallies(window.loop)
+    findings = store.finding_tallies(window.loop)
+    if args.by is None:
+        document.update(audit_report(window, boots, decisions, findings))
+    else:
+        document["buckets"] = audit_buckets(window, args.by, boots, decisions, findings)
     if fmt == "json":
         emit_json(document)
         return 0
-    _print_audit(document)
+    _print_audit(document, host_names(boots, []))
     return 0
 
 
@@ -285,21 +305,31 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _print_audit(document: dict[str, Any]) -> None:
+def _print_audit(document: dict[str, Any], names: dict[str, str]) -> None:
     since, until = document["since"] or "the beginning", document["until"] or "now"
     print(f"audit from {since} until {until}")
+    if document["by"] is None:
+        _print_sections(document, names, "")
+        return
+    for bucket in document["buckets"]:
+        print(f"\n== {bucket['bucket']}")
+        _print_sections(bucket, names, "  ")
+
+
+def _print_sections(document: dict[str, Any], names: dict[str, str], indent: str) -> None:
     sections = [("all hosts", document["totals"])]
     if len(document["hosts"]) > 1:
-        sections += list(document["hosts"].items())
+        sections += [(names.get(h, h), s) for h, s in document["hosts"].items()]
     for name, section in sections:
         print(
-            f"\n[{name}] boots {section['boots']} (interrupted {section['interrupted_boots']}), "
+            f"{indent}[{terminal_safe(name)}] boots {section['boots']} "
+            f"(interrupted {section['interrupted_boots']}), "
             f"loops examined {section['loops_examined']}, revivals {section['revivals']}"
         )
         for title in ("outcomes", "heartbeats", "findings"):
             counts = section[title]
             line = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-            print(f"  {title}: {line}")
+            print(f"{indent}  {title}: {line}")
 
 
 # -- projections rebuild ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""EC P-256 public JWKs and their RFC 7638 thumbprints."""
+"""Public JWKs (EC P-256, Ed25519) and their RFC 7638 thumbprints."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import base64
 import hashlib
 import json
 from typing import Any
+
+# RFC 7638 section 3.2 (EC) and RFC 8037 section 2 (OKP): the members a thumbprint covers.
+_REQUIRED_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 
 
 def b64url(data: bytes) -> str:
@@ -23,13 +26,20 @@ def public_jwk(public_key: Any) -> dict[str, str]:
     }
 
 
+def ed25519_public_jwk(public_key: Any) -> dict[str, str]:
+    """The public JWK of an Ed25519 key (RFC 8037): kty OKP, crv, x, and never ``d``."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+
+
 def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace."""
-    if jwk.get("kty") != "EC":
-        raise ValueError("only EC keys are thumbprinted here")
-    canonical = json.dumps(
-        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"], "y": jwk["y"]},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+    """RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+
+    EC (P-256) and OKP (Ed25519) keys; the fleet's collector compares these."""
+    members = _REQUIRED_MEMBERS.get(jwk.get("kty", ""))
+    if members is None:
+        raise ValueError("only EC and OKP keys are thumbprinted here")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
     return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())

@@ -30,7 +30,7 @@ class SignedProof:
 class PopUnavailable:
     """Why PoP is not available: a machine word and one clear human line."""
 
-    reason: str  # missing, unreadable, not_pem, wrong_key_type, world_readable
+    reason: str  # missing, unreadable, insecure_mode, not_pem, wrong_key_type
     message: str
 
 
@@ -72,22 +72,30 @@ class ManagedKey:
 
 
 def load_managed_key(path: Path) -> ManagedKey | PopUnavailable:
+    """The key at ``path``, or why it cannot be used, with the fix in the message."""
     try:
         info = path.stat()
     except FileNotFoundError:
-        return PopUnavailable("missing", f"managed key {path} does not exist")
+        return PopUnavailable(
+            "missing",
+            f"managed key {path} does not exist; check --pop-key or RECOVERY_LEDGER_POP_KEY",
+        )
     except OSError as error:
-        return PopUnavailable("unreadable", f"managed key {path}: {error.strerror}")
+        return PopUnavailable("unreadable", f"managed key {path} cannot be read ({error.strerror})")
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         return PopUnavailable(
-            "world_readable",
-            f"refusing managed key {path}: readable by others (mode "
+            "insecure_mode",
+            f"managed key {path} is open to group or others (mode "
             f"{stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}",
         )
     try:
         data = path.read_bytes()
     except OSError as error:
-        return PopUnavailable("unreadable", f"managed key {path}: {error.strerror}")
+        return PopUnavailable(
+            "unreadable",
+            f"managed key {path} cannot be read ({error.strerror}); "
+            f"its owner needs read access: chmod 600 {path}",
+        )
     return _parse(path, data)
 
 
@@ -95,12 +103,21 @@ def _parse(path: Path, data: bytes) -> ManagedKey | PopUnavailable:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+    not_pem = PopUnavailable(
+        "not_pem",
+        f"managed key {path} is not a PKCS#8 PEM private key; "
+        "point --pop-key at the installation's EC P-256 key file",
+    )
     if b"-----BEGIN PRIVATE KEY-----" not in data:
-        return PopUnavailable("not_pem", f"managed key {path} is not a PKCS#8 PEM private key")
+        return not_pem
     try:
         key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        return PopUnavailable("not_pem", f"managed key {path} does not parse as PKCS#8 PEM")
+        return not_pem
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        return PopUnavailable("wrong_key_type", f"managed key {path} is not an EC P-256 key")
+        return PopUnavailable(
+            "wrong_key_type",
+            f"managed key {path} is not an EC P-256 private key; "
+            "point --pop-key at the installation's EC P-256 key file",
+        )
     return ManagedKey(key)

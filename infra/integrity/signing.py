@@ -1,69 +1,50 @@
-"""The installation's checkpoint signing key (Ed25519), kept with the keys, never in the ledger."""
+"""The public keys a verify checks signed heads with: this installation's, and the ones it
+is told to trust (``verify --trust-key``)."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from typing import Any
+import base64
+from collections.abc import Sequence
 
-from recovery_ledger.infra.crypto.keystore import KeyStore
-from recovery_ledger.infra.crypto.private_files import write_private_file
+from recovery_ledger.infra.crypto.ledger_key import (
+    CheckpointSigner,
+    PublicKey,
+    key_id_of,
+    verifies,
+)
+from recovery_ledger.infra.errors import BadInputError
+from recovery_ledger.infra.store.heads import Checkpoint
 
-_FILE = "checkpoint_signing.pem"
+
+def parse_public_key(text: str) -> PublicKey:
+    """An Ed25519 public key given as its JWK ``x`` (base64url of the 32 raw bytes)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if len(raw) != 32:
+            raise ValueError(len(raw))
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise BadInputError(
+            f"--trust-key must be an Ed25519 public key (the JWK's x, base64url), not {text!r}"
+        ) from None
 
 
-class CheckpointSigner:
-    def __init__(self, keys: KeyStore) -> None:
-        self.path = keys.directory / _FILE
-        self._key: Any = None
+class HeadKeys:
+    """The keys whose signed heads a verify can check: this installation's, and the
+    public keys it was told to trust."""
 
-    def __repr__(self) -> str:
-        return f"CheckpointSigner({str(self.path)!r})"
+    def __init__(self, own: CheckpointSigner, trusted: Sequence[PublicKey] = ()) -> None:
+        own_public = own.public_key()
+        self.own_id = None if own_public is None else key_id_of(own_public)
+        self._keys = {key_id_of(key): key for key in trusted}
+        if own_public is not None:
+            self._keys[key_id_of(own_public)] = own_public
 
-    def _load(self, *, create: bool) -> Any:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._keys
 
-        if self._key is not None:
-            return self._key
-        if not self.path.exists():
-            if not create:
-                return None
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                write_private_file(self.path, pem, exclusive=True)
-        self._key = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
-        return self._key
-
-    def key_id(self) -> str | None:
-        from cryptography.hazmat.primitives import serialization
-
-        key = self._load(create=False)
-        if key is None:
-            return None
-        raw = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
-
-    def sign(self, message: bytes) -> tuple[bytes, str]:
-        key = self._load(create=True)
-        key_id = self.key_id()
-        assert key_id is not None
-        return key.sign(message), key_id
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        from cryptography.exceptions import InvalidSignature
-
-        key = self._load(create=False)
-        if key is None:
-            return False
-        try:
-            key.public_key().verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+    def verifies(self, checkpoint: Checkpoint) -> bool:
+        key = self._keys.get(checkpoint.key_id)
+        return key is not None and verifies(key, checkpoint.message(), checkpoint.signature)

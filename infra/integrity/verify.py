@@ -10,18 +10,18 @@ witness kept outside the ledger, must still be covered (which catches a cut-off 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from recovery_ledger.infra.integrity.checkpoints import (
-    Checkpoint,
-    read_witness,
-    recorded_checkpoints,
-)
-from recovery_ledger.infra.integrity.signing import CheckpointSigner
+from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner, PublicKey
+from recovery_ledger.infra.integrity.checkpoints import recorded_checkpoints
+from recovery_ledger.infra.integrity.signing import HeadKeys
 from recovery_ledger.infra.integrity.sql import LedgerSQL
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, GENESIS, link
+from recovery_ledger.infra.store.heads import Checkpoint
+from recovery_ledger.infra.store.witness import read_witness
 
 PAGE = 5000
 MAX_REPORTED = 50
@@ -46,37 +46,51 @@ class VerifyReport:
         self.problems.append({"kind": kind, "message": message, **where})
 
 
-def verify_ledger(app: LedgerApp) -> VerifyReport:
+def verify_ledger(app: LedgerApp, trusted: Sequence[PublicKey] = ()) -> VerifyReport:
+    """``trusted``: public keys of other installations whose signed heads count as checked."""
     report = VerifyReport()
     sql = LedgerSQL.for_app(app)
-    signer = CheckpointSigner(app.keys)
+    keys = HeadKeys(CheckpointSigner(app.keys), trusted)
     checkpoints = recorded_checkpoints(app)
-    _check_signatures(checkpoints, signer, report)
-    expected = {c.position: c for c in checkpoints if c.key_id == signer.key_id()}
-    witness = read_witness(app)
-    if witness is not None and signer.verify(witness.message(), witness.signature):
-        expected.setdefault(witness.position, witness)
+    checked = _check_signatures(checkpoints, keys, report)
+    expected = {c.position: c for c in checked}
+    witness = read_witness(app.keys.directory)
+    if witness is not None:
+        if keys.verifies(witness):
+            expected.setdefault(witness.position, witness)
+        else:
+            report.problem(
+                "bad_witness",
+                "the witness kept with the keys is not signed by this installation's key: "
+                "it, or the key directory, was replaced",
+                position=witness.position,
+            )
     last = _walk(app, sql, expected, report)
     _check_orphan_links(sql, report)
     _check_tail(checkpoints, witness, last, report)
+    _check_coverage(checked, last, keys, report)
     return report
 
 
 def _check_signatures(
-    checkpoints: list[Checkpoint], signer: CheckpointSigner, report: VerifyReport
-) -> None:
-    own = signer.key_id()
+    checkpoints: list[Checkpoint], keys: HeadKeys, report: VerifyReport
+) -> list[Checkpoint]:
+    """The checkpoints whose signature this verify can check and did; the rest are counted
+    as foreign (another installation's key, not trusted here)."""
+    checked = []
     for checkpoint in checkpoints:
-        if checkpoint.key_id != own:
-            # Another installation's key (a fleet ledger): we cannot check it here.
+        if not keys.knows(checkpoint.key_id):
             report.checkpoints_foreign += 1
-        elif not signer.verify(checkpoint.message(), checkpoint.signature):
+        elif keys.verifies(checkpoint):
+            checked.append(checkpoint)
+        else:
             report.problem(
                 "bad_checkpoint_signature",
                 f"checkpoint at position {checkpoint.position} has a signature "
                 "that does not verify: the checkpoint was forged or edited",
                 position=checkpoint.position,
             )
+    return checked
 
 
 def _page(app: LedgerApp, sql: LedgerSQL, after: int) -> list[Any]:
@@ -224,4 +238,32 @@ def _check_tail(
             "missing_checkpoint",
             "the newest checkpoint (kept in the witness) is no longer in the ledger",
             position=witness.position,
+        )
+
+
+def _check_coverage(
+    checked: list[Checkpoint], last: tuple[int, bytes, int], keys: HeadKeys, report: VerifyReport
+) -> None:
+    """Every event must lie under a head this verify checked: the newest events included
+    (an unkeyed chain alone is recomputed by anyone who appends)."""
+    position, _, count = last
+    if count == 0:
+        return
+    newest = max(checked, key=lambda c: c.position, default=None)
+    if newest is None:
+        report.problem(
+            "no_own_checkpoint",
+            f"no signed head of this installation (key {keys.own_id or 'none'}) or of a "
+            "trusted one could be checked: the key directory is not this ledger's "
+            "(restore it, run `keys adopt`, or pass --trust-key for the installation that "
+            "wrote it)",
+            position=position,
+        )
+    elif newest.position < position or newest.event_count < count:
+        report.problem(
+            "unsigned_tail",
+            f"{count - newest.event_count} events after position {newest.position} are "
+            "covered by no signature this verify can check: they were added without the "
+            "key directory",
+            position=position,
         )

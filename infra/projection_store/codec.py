@@ -4,7 +4,6 @@ booleans as 0/1, tuples as JSON. The same on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,15 +30,23 @@ def column_type(field: dataclasses.Field[Any]) -> str:
     return "TEXT"
 
 
-@functools.cache
-def _codecs(
-    kind: type[Any],
-) -> tuple[tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None], ...]:
+_Codec = Callable[[Any], Any] | None
+_Columns = tuple[tuple[str, _Codec, _Codec], ...]
+_COLUMNS: dict[type[Any], _Columns] = {}
+
+
+def _codecs(kind: type[Any]) -> _Columns:
     """Per column: its name, how to encode the field's value for SQL and how to decode it
     back. Decided once per row type, not once per value: a rebuild writes, and an audit
     reads, hundreds of thousands of rows."""
+    columns = _COLUMNS.get(kind)
+    if columns is None:
+        columns = _COLUMNS[kind] = _columns(kind)
+    return columns
 
-    def codec(text: str) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+
+def _columns(kind: type[Any]) -> _Columns:
+    def codec(text: str) -> tuple[_Codec, _Codec]:
         if "datetime" in text:
             return time_text, parse_time_text
         if "bool" in text:

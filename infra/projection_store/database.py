@@ -98,20 +98,20 @@ class PostgresDatabase(Database):
         self._conn = connect(env, schema_path=True)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(self.sql(sql), params)  # type: ignore[arg-type]
+        self._conn.execute(self.sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cursor:
-            cursor.executemany(self.sql(sql), rows)  # type: ignore[arg-type]
+            cursor.executemany(self.sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(self.sql(sql), params).fetchall())  # type: ignore[arg-type]
+        return list(self._conn.execute(self.sql(sql), params).fetchall())
 
     def stream(
         self, sql: str, params: Sequence[Any] = (), chunk: int = 2000
     ) -> Iterator[tuple[Any, ...]]:
         with self._conn.cursor() as cursor:
-            cursor.execute(self.sql(sql), params)  # type: ignore[arg-type]
+            cursor.execute(self.sql(sql), params)
             while rows := cursor.fetchmany(chunk):
                 yield from rows
 

@@ -21,8 +21,9 @@ class CloudServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], cloud: CloudState) -> None:
         super().__init__(address, CloudHandler)
         self.cloud = cloud
-        host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        address_host, port = self.server_address[:2]
+        host = address_host.decode() if isinstance(address_host, bytes) else address_host
+        shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
 
     def handle_error(self, request: object, client_address: object) -> None:

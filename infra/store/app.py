@@ -36,6 +36,7 @@ class LedgerApp(Application[UUID]):
         self.keys = keys
         self.sealer = TokenSealer(keys)
         super().__init__(env=location.library_env())
+        self.recorder.head_signer = _head_signer(keys)  # type: ignore[attr-defined]
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -196,6 +197,13 @@ class LedgerApp(Application[UUID]):
             yield
         except LoopRefusal as refusal:
             raise BadInputError(str(refusal)) from None
+
+
+def _head_signer(keys: KeyStore) -> Any:
+    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
+    from recovery_ledger.infra.store.witness import WitnessedSigner
+
+    return WitnessedSigner(CheckpointSigner(keys), keys.directory)
 
 
 def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> LedgerApp:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 GENESIS = bytes(32)
 CHAIN_TABLE = "ledger_chain"
@@ -49,3 +52,14 @@ def link(
     previous: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
 ) -> bytes:
     return hashlib.sha256(previous + event_bytes(originator_id, version, topic, state)).digest()
+
+
+def extend(
+    head: bytes, ids: Sequence[int], events: Sequence[StoredEvent]
+) -> list[tuple[int, bytes]]:
+    """The chain entries ``(notification id, link)`` of newly inserted events."""
+    links = []
+    for notification_id, event in zip(ids, events, strict=True):
+        head = link(head, event.originator_id, event.originator_version, event.topic, event.state)
+        links.append((notification_id, head))
+    return links

@@ -6,12 +6,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_ledger.infra.errors import LedgerError, LedgerUnreadableError
 
+if TYPE_CHECKING:  # psycopg is the optional [postgres] extra: imported only to connect
+    import psycopg
 
-def connect(env: dict[str, str], *, schema_path: bool = False) -> Any:
+
+def connect(
+    env: dict[str, str], *, schema_path: bool = False
+) -> psycopg.Connection[tuple[Any, ...]]:
     """A psycopg connection (autocommit) to the ledger the library's ``env`` names; with
     ``schema_path``, its statements see the ledger's schema first.
 

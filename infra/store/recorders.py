@@ -1,5 +1,6 @@
-"""SQLite application recorder that extends the hash chain and the open-loop index in the
-same transaction as the events.
+"""SQLite application recorder that extends the hash chain, signs its new head
+(``heads.py``) and keeps the open-loop index (``open_loops.py``) in the same transaction
+as the events.
 
 The events are inserted first, which takes SQLite's write lock; only then is the chain
 head read, so two writers can never link onto the same head.
@@ -14,7 +15,8 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, link
+from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, extend
+from recovery_ledger.infra.store.heads import Checkpoint, HeadSigner
 from recovery_ledger.infra.store.open_loops import (
     CREATE_COLUMNS,
     INDEX_TOPICS,
@@ -27,12 +29,19 @@ CHECKPOINT_COLUMNS = (
     "seq INTEGER PRIMARY KEY, position INTEGER NOT NULL, event_count INTEGER NOT NULL, "
     "head BLOB NOT NULL, signed_at TEXT NOT NULL, key_id TEXT NOT NULL, signature BLOB NOT NULL"
 )
+INSERT_CHECKPOINT = (
+    f"INSERT INTO {CHECKPOINT_TABLE} (position, event_count, head, signed_at, key_id, "
+    "signature) VALUES (?, ?, ?, ?, ?, ?)"
+)
 # Which derived tables are complete: a row is claimed, and the table filled from the
 # events, in one transaction (a ledger written before the table existed is filled once).
 INDEXES_TABLE = "ledger_indexes"
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    head_signer: HeadSigner | None = None  # set by the ledger application
+    _signed: Checkpoint | None = None
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
@@ -64,13 +73,46 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 for statement, params in changes_of(rows).statements("?"):
                     c.executemany(statement, params)
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self._signed = None
+        ids = super().insert_events(stored_events, **kwargs)
+        if self._signed is not None and self.head_signer is not None:
+            self.head_signer.committed(self._signed)
+        return ids
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        # One executemany, not one execute per event: holding SQLite's write lock, the
-        # new rowids are the consecutive numbers ending at last_insert_rowid().
+        if self.head_signer is None:
+            raise RuntimeError("the ledger's recorder has no head signer")
+        ids = self._insert_rows(c, stored_events)
+        c.execute(f"SELECT chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id DESC LIMIT 1")
+        row = c.fetchone()
+        links = extend(bytes(row[0]) if row else GENESIS, ids, stored_events)
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", links)
+        c.execute(f"SELECT position, event_count FROM {CHECKPOINT_TABLE} ORDER BY seq DESC LIMIT 1")
+        row = c.fetchone()
+        since, count = (int(row[0]), int(row[1])) if row else (0, 0)
+        c.execute(f"SELECT COUNT(*) FROM {CHAIN_TABLE} WHERE notification_id > ?", (since,))
+        count += int(c.fetchone()[0])
+        position, head = links[-1]
+        self._signed = self.head_signer.sign_head(position, count, head)
+        c.execute(INSERT_CHECKPOINT, self._signed.row())
+        index = changes_of(
+            (i, s.originator_id, s.topic, s.state) for i, s in zip(ids, stored_events, strict=True)
+        )
+        for statement, params in index.statements("?"):
+            c.executemany(statement, params)
+        return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One executemany, not one execute per event (the library's way, to learn each
+        rowid): holding SQLite's write lock, the new rowids are the consecutive numbers
+        ending at last_insert_rowid()."""
         c.executemany(
             self.insert_events_statement,
             [
@@ -85,23 +127,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         c.execute("SELECT last_insert_rowid()")
         last = int(c.fetchone()[0])
-        ids = list(range(last - len(stored_events) + 1, last + 1))
-        c.execute(f"SELECT chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id DESC LIMIT 1")
-        row = c.fetchone()
-        head = bytes(row[0]) if row else GENESIS
-        links = []
-        for notification_id, event in zip(ids, stored_events, strict=True):
-            head = link(
-                head, event.originator_id, event.originator_version, event.topic, event.state
-            )
-            links.append((notification_id, head))
-        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", links)
-        index = changes_of(
-            (i, s.originator_id, s.topic, s.state) for i, s in zip(ids, stored_events, strict=True)
-        )
-        for statement, params in index.statements("?"):
-            c.executemany(statement, params)
-        return ids
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def open_loop_ids(self, host_id: str | None) -> list[UUID]:
         """Loops registered and not finalized (of ``host_id``, or all), in registration order."""

@@ -8,6 +8,7 @@ library's JSONTranscoder does, and let orjson do the byte work.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -43,7 +44,7 @@ def _encode(obj: Any) -> Any:
     raise TypeError(f"cannot transcode {kind.__qualname__}")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "uuid_hex": UUID,
     "datetime_iso": datetime.fromisoformat,
     "date_iso": date.fromisoformat,

@@ -111,7 +111,9 @@ def outcome(entry: dict[str, Any]) -> tuple[str, str | None]:
         ("failed", ("finalized", "cloud_terminal")),
     ],
 )
-def test_live_runner_follows_the_cloud_status(world: World, status: str, expected: tuple) -> None:
+def test_live_runner_follows_the_cloud_status(
+    world: World, status: str, expected: tuple[str, str]
+) -> None:
     world.add("L", status=status)
     entry = world.entry(world.boot(), "L")
     assert outcome(entry) == expected
@@ -134,7 +136,7 @@ def test_live_runner_of_a_deleted_loop_is_finalized_gone(world: World) -> None:
     "fault",
     [{"status": 503}, {"status": 429}, {"status": 418}, {"drop": True}, {"body": "not json"}],
 )
-def test_transient_status_never_kills_a_live_loop(world: World, fault: dict) -> None:
+def test_transient_status_never_kills_a_live_loop(world: World, fault: dict[str, object]) -> None:
     world.add("L")
     world.cloud.inject_fault("L", endpoint="status", **fault)
     entry = world.entry(world.boot(), "L")
@@ -193,7 +195,7 @@ def test_terminal_heartbeat_answer_finalizes_and_clears_the_token(
     ],
 )
 def test_inconclusive_heartbeat_keeps_the_loop_and_its_stale_token(
-    world: World, fault: dict
+    world: World, fault: dict[str, object]
 ) -> None:
     world.add("L", stale=True)
     stale = world.cli("token", "get", "--loop", "L").stdout.strip()
@@ -204,9 +206,11 @@ def test_inconclusive_heartbeat_keeps_the_loop_and_its_stale_token(
     assert world.cli("token", "get", "--loop", "L").stdout.strip() == stale
 
 
-def test_live_managed_loop_without_the_key_is_finalized_unauthorized(world: World) -> None:
+def test_live_managed_loop_without_the_key_is_finalized_unauthorized_under_v3(
+    world: World,
+) -> None:
     world.add("L", stale=True)
-    entry = world.entry(world.boot(pop_key=False), "L")
+    entry = world.entry(world.boot("--policy", "v3-pop-guarded", pop_key=False), "L")
     assert outcome(entry) == ("finalized", "unauthorized")
     assert world.cloud.stats("L")["heartbeat_posts"] == 0
 

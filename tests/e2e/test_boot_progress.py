@@ -17,7 +17,10 @@ pytestmark = pytest.mark.slow
 
 def _boot(world: World, stderr: int) -> subprocess.Popen[bytes]:  # noqa: F811
     return subprocess.Popen(
-        [sys.executable, "-m", "recovery_ledger", "boot", "--json", "--cloud", world.cloud.url],
+        [
+            *(sys.executable, "-m", "recovery_ledger", "boot", "--json"),
+            *("--cloud", world.cloud.url, "--pop-key", str(world.pop_key)),
+        ],
         stdout=subprocess.PIPE,
         stderr=stderr,
         env={**os.environ, "PYTHONPATH": str(REPO), **world.ledger.env()},

@@ -50,16 +50,16 @@ def test_replay_of_the_demo_rederives_every_decision(demo: Path) -> None:
     document = as_dict(result)
     assert document["differences"] == 0 and document["decisions"] == 7
     [boot] = document["boots"]
-    assert boot["policy"] == "v3-pop-guarded" and boot["interrupted"] is False
+    assert boot["policy"] == "v4-key-guarded" and boot["interrupted"] is False
     for decision in decisions(document):
         assert decision["matches"] and decision["complete"]
-        assert decision["rederived"]["policy"] == "v3-pop-guarded"
+        assert decision["rederived"]["policy"] == "v4-key-guarded"
         assert decision["evidence"]  # every decision names the events behind it
 
 
-def test_replay_as_v1_legacy_exits_1_and_names_the_revived_loop(demo: Path) -> None:
+def test_replay_as_v1_legacy_exits_5_and_names_the_revived_loop(demo: Path) -> None:
     result = on(demo, "replay", "--json", "--policy", "v1-legacy")
-    assert result.code == 1
+    assert result.code == 5
     document = as_dict(result)
     differing = [d for d in decisions(document) if not d["matches"]]
     assert [d["loop_id"] for d in differing] == ["live-stale-jwt"]
@@ -68,7 +68,7 @@ def test_replay_as_v1_legacy_exits_1_and_names_the_revived_loop(demo: Path) -> N
     assert live["rederived"]["outcome"] == "finalized:unauthorized"
 
     human = on(demo, "replay", "--policy", "v1-legacy")
-    assert human.code == 1
+    assert human.code == 5
     assert "live-stale-jwt" in human.stdout and "v1-legacy would have" in human.stdout
 
 
@@ -92,8 +92,8 @@ def test_replay_narrows_to_a_loop_or_a_boot(demo: Path) -> None:
     ("args", "message"),
     [
         (("--policy", "v9"), "policy"),
-        (("--loop", "no-such-loop"), "no-such-loop"),
-        (("--boot", "not-a-boot"), "boot"),
+        (("--boot", "abc"), "at least 6 characters"),
+        (("--since", "yesterday"), "--since"),
     ],
 )
 def test_replay_refuses_what_it_cannot_replay(
@@ -134,7 +134,7 @@ def test_a_v2_boot_leaves_a_heartbeat_for_a_dead_pid_and_a_revival_then_finalize
     assert all(loop == "ghost" for _, loop in kinds)
     # The replay shows the guard v3 would have kept.
     replay = world.cli("replay", "--json", "--policy", "v3-pop-guarded")
-    assert replay.code == 1
+    assert replay.code == 5
     ghost_decision = next(d for d in decisions(as_dict(replay)) if d["loop_id"] == "ghost")
     assert ghost_decision["rederived"]["posts_heartbeat"] is False
 

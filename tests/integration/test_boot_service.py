@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from recovery_ledger.domain.boot import Boot
 from recovery_ledger.domain.loop import Loop
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 from recovery_ledger.infra.boot.ports import PopKey
@@ -98,19 +100,23 @@ class FixedClock:
 class CountingApp(LedgerApp):
     transactions = 0
 
-    def save_boot_progress(self, *aggregates: object) -> None:  # type: ignore[override]
+    def save_boot_progress(self, *aggregates: Loop | Boot) -> None:
         type(self).transactions += 1
-        super().save_boot_progress(*aggregates)  # type: ignore[arg-type]
+        super().save_boot_progress(*aggregates)
+
+
+Setup = tuple[CountingApp, FakeCloud]
 
 
 @pytest.fixture
-def setup(tmp_path: Path):
+def setup(tmp_path: Path) -> Iterator[Setup]:
     arg = str(tmp_path / "ledger.sqlite")
     keys = KeyStore(tmp_path / "keys")
     location = resolve_location(arg)
     from recovery_ledger.infra.store.location import check_sqlite_file
 
-    check_sqlite_file(location.path, create=True)  # type: ignore[arg-type]
+    assert location.path is not None
+    check_sqlite_file(location.path, create=True)
     CountingApp.transactions = 0
     app = CountingApp(location, keys)
     cloud = FakeCloud(arg, keys)
@@ -168,7 +174,9 @@ def outcome_of(result: BootResult, loop_id: str) -> tuple[str | None, str | None
     return run.decision.outcome.reattach_mode, run.decision.outcome.finalize_reason
 
 
-def test_live_managed_loop_with_stale_jwt_is_revived_and_heartbeat_was_committed_first(setup):
+def test_live_managed_loop_with_stale_jwt_is_revived_and_heartbeat_was_committed_first(
+    setup: Setup,
+) -> None:
     app, cloud = setup
     stale = register(app, "L1", pid=101)
     fresh = runner_token(jti="fresh-jti")
@@ -180,10 +188,11 @@ def test_live_managed_loop_with_stale_jwt_is_revived_and_heartbeat_was_committed
     assert outcome_of(result, "L1") == ("revived", None)
     assert cloud.begun_before_post == {"L1": True}
     assert app.current_token("L1") == fresh != stale
-    assert app.get_loop("L1").token.source == "revived"
+    revived = app.get_loop("L1").token
+    assert revived is not None and revived.source == "revived"
 
 
-def test_a_boot_leaves_the_loops_of_other_hosts_alone(setup):
+def test_a_boot_leaves_the_loops_of_other_hosts_alone(setup: Setup) -> None:
     app, cloud = setup
     register(app, "mine", pid=101)
     register(app, "theirs", pid=102, host_id="host-b")
@@ -198,7 +207,7 @@ def test_a_boot_leaves_the_loops_of_other_hosts_alone(setup):
     assert "theirs" not in cloud.gets
 
 
-def test_dead_managed_loop_with_401_is_finalized_without_heartbeat(setup):
+def test_dead_managed_loop_with_401_is_finalized_without_heartbeat(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     cloud.statuses["L1"] = [StatusAnswer(401)]
@@ -211,7 +220,7 @@ def test_dead_managed_loop_with_401_is_finalized_without_heartbeat(setup):
     assert not app.keys.has_data_key(app.get_loop("L1").id)
 
 
-def test_v2_posts_for_dead_runner_then_finalizes_the_revived_loop(setup):
+def test_v2_posts_for_dead_runner_then_finalizes_the_revived_loop(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     cloud.statuses["L1"] = [StatusAnswer(401)]
@@ -225,7 +234,9 @@ def test_v2_posts_for_dead_runner_then_finalizes_the_revived_loop(setup):
     assert kinds[-4:] == ["PopHeartbeatPosted", "TokenRevived", "Finalized", "TokenCleared"]
 
 
-def test_server_error_on_heartbeat_keeps_loop_and_stale_token_and_is_not_retried(setup):
+def test_server_error_on_heartbeat_keeps_loop_and_stale_token_and_is_not_retried(
+    setup: Setup,
+) -> None:
     app, cloud = setup
     stale = register(app, "L1", pid=101)
     cloud.statuses["L1"] = [StatusAnswer(401)]
@@ -238,7 +249,7 @@ def test_server_error_on_heartbeat_keeps_loop_and_stale_token_and_is_not_retried
     assert app.current_token("L1") == stale
 
 
-def test_transient_status_is_retried_once_and_never_more(setup):
+def test_transient_status_is_retried_once_and_never_more(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     register(app, "L2", pid=102)
@@ -252,7 +263,7 @@ def test_transient_status_is_retried_once_and_never_more(setup):
     assert outcome_of(result, "L2") == ("conservative", None)
 
 
-def test_loops_not_answered_by_the_deadline_are_transient_and_kept(setup):
+def test_loops_not_answered_by_the_deadline_are_transient_and_kept(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     cloud.hang_s = 30
@@ -265,7 +276,7 @@ def test_loops_not_answered_by_the_deadline_are_transient_and_kept(setup):
     assert result.runs[0].answers == [StatusAnswer(None, error="timeout")]
 
 
-def test_many_loops_are_recorded_in_a_handful_of_transactions(setup):
+def test_many_loops_are_recorded_in_a_handful_of_transactions(setup: Setup) -> None:
     app, cloud = setup
     for i in range(40):
         register(app, f"L{i}", pid=1000 + i)
@@ -280,7 +291,7 @@ def test_many_loops_are_recorded_in_a_handful_of_transactions(setup):
     assert CountingApp.transactions == 5  # started, observations, begun, answers, completed
 
 
-def test_second_boot_leaves_finalized_loops_alone(setup):
+def test_second_boot_leaves_finalized_loops_alone(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     register(app, "L2", pid=102)
@@ -296,13 +307,11 @@ def test_second_boot_leaves_finalized_loops_alone(setup):
     assert app.get_loop("L1").finalize_reason == "gone"
 
 
-def test_boot_is_recorded_started_and_completed_with_its_policy(setup):
+def test_boot_is_recorded_started_and_completed_with_its_policy(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
 
     result = boot(app, cloud, {101: True}, policy="v1-legacy")
-
-    from recovery_ledger.domain.boot import Boot
 
     recorded: Boot = app.repository.get(result.boot_id)
     assert recorded.policy == "v1-legacy"
@@ -310,7 +319,7 @@ def test_boot_is_recorded_started_and_completed_with_its_policy(setup):
     assert recorded.summary == result.summary
 
 
-def test_revived_answer_uses_new_expiry_in_report(setup):
+def test_revived_answer_uses_new_expiry_in_report(setup: Setup) -> None:
     app, cloud = setup
     register(app, "L1", pid=101)
     cloud.statuses["L1"] = [StatusAnswer(401)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def _altered_state(line: str) -> str:
     return _edit(line, state=base64.b64encode(state).decode())
 
 
-BROKEN_FILES = {
+BROKEN_FILES: dict[str, tuple[Callable[[list[str]], list[str]], str]] = {
     "not JSON": (lambda lines: [*lines[:5], "{not json", *lines[5:]], "not JSON"),
     "a JSON list": (lambda lines: [*lines[:5], "[1, 2]", *lines[5:]], "not a JSON object"),
     "missing field": (

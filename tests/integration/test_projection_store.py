@@ -10,6 +10,7 @@ import pytest
 
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.projection_store import store as store_module
+from recovery_ledger.infra.projection_store.schema import TABLES, TRACKING
 from recovery_ledger.infra.projection_store.store import ProjectionStore
 from recovery_ledger.infra.store.app import LedgerApp, open_ledger
 from recovery_ledger.infra.store.location import resolve_location
@@ -52,9 +53,9 @@ def test_small_batches_give_the_same_tables_as_one_big_batch(built: LedgerApp) -
     whole = _tables(store)
     store.rebuild()  # rebuild then re-apply one event per transaction
     with store.db.transaction():
-        for table in store_module.TABLES:
+        for table in TABLES:
             store.db.execute(f"DELETE FROM {table.name}")
-        store.db.execute(f"DELETE FROM {store_module.TRACKING}")
+        store.db.execute(f"DELETE FROM {TRACKING}")
     assert store.catch_up(batch=1) == _event_count(built)
     assert _tables(store) == whole
     store.close()

@@ -45,7 +45,9 @@ def heartbeat(
     )
 
 
-def test_a_valid_proof_revives_an_active_loop_with_a_fresh_token(cloud, key) -> None:
+def test_a_valid_proof_revives_an_active_loop_with_a_fresh_token(
+    cloud: ReferenceCloud, key: ManagedKey
+) -> None:
     cloud.add_loop("L")
     cloud.register_key(key.jwk)
     stale = cloud.issue_token("L", ttl_s=-60)
@@ -62,7 +64,7 @@ def test_a_valid_proof_revives_an_active_loop_with_a_fresh_token(cloud, key) -> 
     assert cloud.stats("L")["revivals"] == 1
 
 
-def test_a_loop_that_is_not_active_is_not_revived(cloud, key) -> None:
+def test_a_loop_that_is_not_active_is_not_revived(cloud: ReferenceCloud, key: ManagedKey) -> None:
     cloud.add_loop("L", status="completed")
     cloud.register_key(key.jwk)
     stale = cloud.issue_token("L", ttl_s=-60)
@@ -82,7 +84,9 @@ def test_a_loop_that_is_not_active_is_not_revived(cloud, key) -> None:
         "wrong_runner_jti",
     ],
 )
-def test_a_heartbeat_that_fails_a_check_is_refused(cloud, key, problem: str) -> None:
+def test_a_heartbeat_that_fails_a_check_is_refused(
+    cloud: ReferenceCloud, key: ManagedKey, problem: str
+) -> None:
     cloud.add_loop("L")
     cloud.add_loop("M")
     if problem != "unregistered_key":
@@ -100,12 +104,15 @@ def test_a_heartbeat_that_fails_a_check_is_refused(cloud, key, problem: str) -> 
     assert answer.status_code == (400 if problem == "wrong_runner_jti" else 401)
 
 
-def test_status_answers_follow_the_contract(cloud) -> None:
+def test_status_answers_follow_the_contract(cloud: ReferenceCloud) -> None:
     cloud.add_loop("L")
     token = cloud.issue_token("L")
-    get = lambda loop_id, t: httpx.get(  # noqa: E731
-        f"{cloud.url}/v1/loops/{loop_id}/status", headers={"Authorization": f"Bearer {t}"}
-    )
+
+    def get(loop_id: str, t: str) -> httpx.Response:
+        return httpx.get(
+            f"{cloud.url}/v1/loops/{loop_id}/status", headers={"Authorization": f"Bearer {t}"}
+        )
+
     assert get("L", token).json() == {"loop_id": "L", "status": "active"}
     assert get("L", cloud.issue_token("L", ttl_s=-1)).status_code == 401
     assert get("nope", token).status_code == 404
@@ -113,7 +120,7 @@ def test_status_answers_follow_the_contract(cloud) -> None:
     assert get("L", token).status_code == 410
 
 
-def test_faults_are_observable_and_times_limited(cloud) -> None:
+def test_faults_are_observable_and_times_limited(cloud: ReferenceCloud) -> None:
     cloud.add_loop("L")
     token = cloud.issue_token("L")
     url = f"{cloud.url}/v1/loops/L/status"
@@ -131,7 +138,7 @@ def test_faults_are_observable_and_times_limited(cloud) -> None:
     assert cloud.stats("L")["status_gets"] == 4
 
 
-def test_the_admin_surface_drives_the_same_state(cloud) -> None:
+def test_the_admin_surface_drives_the_same_state(cloud: ReferenceCloud) -> None:
     assert httpx.post(f"{cloud.url}/admin/loops", json={"loop_id": "A"}).status_code == 201
     issued = httpx.post(f"{cloud.url}/admin/loops/A/tokens", json={"ttl_s": 60}).json()
     assert (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def sql(path: Path, *statements: str) -> None:
     conn.close()
 
 
-def rows(path: Path) -> list[tuple]:
+def rows(path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     found = conn.execute(
         "SELECT rowid, originator_id, originator_version, topic, state "
@@ -209,3 +210,66 @@ def test_verify_and_an_export_import_round_trip_on_both_backends(
         run_cli("audit", "--json", env=env).json()
         == run_cli("audit", "--json", env=target_env).json()
     )
+
+
+def append_forged_event(path: Path) -> int:
+    """An attacker without the key directory appends an event and recomputes its link."""
+    from recovery_ledger.infra.store.chain import link
+
+    _, originator_id, version, topic, state = rows(path)[-1]
+    conn = sqlite3.connect(path)
+    (head,) = conn.execute(
+        "SELECT chain_hash FROM ledger_chain ORDER BY notification_id DESC LIMIT 1"
+    ).fetchone()
+    cursor = conn.execute(
+        "INSERT INTO stored_events VALUES (?, ?, ?, ?)", (originator_id, version + 1, topic, state)
+    )
+    rowid = int(cursor.lastrowid or 0)
+    conn.execute(
+        "INSERT INTO ledger_chain VALUES (?, ?)",
+        (rowid, link(head, originator_id, version + 1, topic, state)),
+    )
+    conn.commit()
+    conn.close()
+    return rowid
+
+
+def test_a_forged_tail_with_a_recomputed_link_is_caught(copy: Path) -> None:
+    append_forged_event(copy)
+    code, out = verify(copy)
+    assert code == 4, out
+    assert "unsigned_tail" in out
+    assert "chain_mismatch" not in out  # the forged link itself is consistent
+
+
+def test_a_forged_tail_under_a_head_signed_with_another_key_is_caught(copy: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from recovery_ledger.infra.crypto.ledger_key import key_id_of
+    from recovery_ledger.infra.store.heads import head_message
+
+    rowid = append_forged_event(copy)
+    conn = sqlite3.connect(copy)
+    (head,) = conn.execute(
+        "SELECT chain_hash FROM ledger_chain WHERE notification_id = ?", (rowid,)
+    ).fetchone()
+    (count,) = conn.execute("SELECT COUNT(*) FROM ledger_chain").fetchone()
+    forger = Ed25519PrivateKey.generate()
+    stamp = "2026-11-25T00:00:00.000000Z"
+    conn.execute(
+        "INSERT INTO ledger_checkpoints (position, event_count, head, signed_at, key_id, "
+        "signature) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            rowid,
+            count,
+            head,
+            stamp,
+            key_id_of(forger.public_key()),
+            forger.sign(head_message(rowid, count, head, stamp)),
+        ),
+    )
+    conn.commit()
+    conn.close()
+    code, out = verify(copy)
+    assert code == 4, out
+    assert "unsigned_tail" in out

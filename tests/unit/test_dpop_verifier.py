@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -81,6 +82,15 @@ def test_our_proof_passes_every_check(managed_key: ManagedKey) -> None:
     assert verified.thumbprint == managed_key.thumbprint
 
 
+class _Request(TypedDict, total=False):
+    """What verify_dpop_proof checks a proof against; a test changes one of them."""
+
+    htm: str
+    htu: str
+    access_token: str | None
+    now: int
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
@@ -92,20 +102,14 @@ def test_our_proof_passes_every_check(managed_key: ManagedKey) -> None:
     ],
 )
 def test_a_proof_for_another_request_is_rejected(
-    managed_key: ManagedKey, kwargs: dict, reason: str
+    managed_key: ManagedKey, kwargs: _Request, reason: str
 ) -> None:
     now = int(time.time())
     proof = managed_key.sign_proof(HTU, "runner.token.value", now)
-    arguments = {
-        "htm": "POST",
-        "htu": HTU,
-        "access_token": "runner.token.value",
-        "now": now,
-        "replay_cache": JtiReplayCache(),
-        **kwargs,
-    }
+    request = _Request(htm="POST", htu=HTU, access_token="runner.token.value", now=now)
+    request.update(kwargs)
     with pytest.raises(ProofRejected, match=reason):
-        verify_dpop_proof(proof.jwt, **arguments)
+        verify_dpop_proof(proof.jwt, replay_cache=JtiReplayCache(), **request)
 
 
 def test_a_replayed_proof_is_rejected(managed_key: ManagedKey) -> None:
@@ -124,7 +128,7 @@ def test_a_replayed_proof_is_rejected(managed_key: ManagedKey) -> None:
 def test_alg_none_and_mac_algorithms_are_rejected() -> None:
     import jwt as pyjwt
 
-    for algorithm, key in (("none", None), ("HS256", "k" * 32)):
+    for algorithm, key in (("none", ""), ("HS256", "k" * 32)):
         forged = pyjwt.encode(
             {"jti": "x", "htm": "POST", "htu": HTU, "iat": 1},
             key,
@@ -159,7 +163,8 @@ def test_joserfc_independently_verifies_our_proof(managed_key: ManagedKey) -> No
 
     now = int(time.time())
     proof = managed_key.sign_proof(HTU + "?q=1#frag", "runner.token.value", now)
-    header_key = ECKey.import_key(managed_key.jwk)
+    jwk: dict[str, str | list[str]] = dict(managed_key.jwk)
+    header_key = ECKey.import_key(jwk)
     token = jws.deserialize_compact(proof.jwt, header_key, algorithms=["ES256"])
     import json
 

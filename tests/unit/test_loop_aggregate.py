@@ -4,6 +4,7 @@ check nothing changed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -34,7 +35,7 @@ def new_loop() -> Loop:
     return loop
 
 
-def assert_refused(loop: Loop, error: type[Exception], command) -> None:
+def assert_refused(loop: Loop, error: type[Exception], command: Callable[[], object]) -> None:
     version, pending = loop.version, len(loop.pending_events)
     with pytest.raises(error):
         command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 from recovery_ledger.domain.policies import (
     POLICY_NAMES,
     Decision,
@@ -47,14 +47,14 @@ def decide(
     status: StatusAnswer,
     *,
     alive: bool = True,
-    provenance: str = "desktop_managed",
+    provenance: Provenance = "desktop_managed",
     pop: bool = True,
     heartbeat: HeartbeatAnswer | None = None,
 ) -> Decision:
     facts = LoopFacts(
         provenance=provenance,
         runner_alive=alive,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         pop_available=pop,
     )
     return get_policy(policy)(facts, heartbeat)
@@ -64,7 +64,10 @@ def outcome(decision: Decision) -> tuple[str, str] | None:
     if decision.outcome is None:
         return None
     o = decision.outcome
-    return ("reattached", o.reattach_mode) if o.reattach_mode else ("finalized", o.finalize_reason)  # type: ignore[return-value]
+    if o.reattach_mode is not None:
+        return ("reattached", o.reattach_mode)
+    assert o.finalize_reason is not None
+    return ("finalized", o.finalize_reason)
 
 
 # -- live runner, no PoP question: the same under every policy ------------------------------------
@@ -86,7 +89,11 @@ def outcome(decision: Decision) -> tuple[str, str] | None:
 )
 @pytest.mark.parametrize("provenance", ["desktop_managed", "user_created"])
 def test_live_runner_rows_without_a_401(
-    policy: str, status: StatusAnswer, classification: str, expected: tuple, provenance: str
+    policy: str,
+    status: StatusAnswer,
+    classification: str,
+    expected: tuple[str, str],
+    provenance: Provenance,
 ) -> None:
     decision = decide(policy, status, provenance=provenance)
     assert decision.classification == classification
@@ -103,7 +110,7 @@ def test_live_runner_rows_without_a_401(
     [("user_created", True), ("user_created", False), ("desktop_managed", False)],
 )
 def test_live_401_without_pop_fallback_is_finalized_unauthorized(
-    policy: str, provenance: str, pop: bool
+    policy: str, provenance: Provenance, pop: bool
 ) -> None:
     decision = decide(policy, S401, provenance=provenance, pop=pop)
     assert decision.classification == "terminal"
@@ -142,7 +149,7 @@ def test_live_managed_401_with_pop_asks_for_one_heartbeat(policy: str) -> None:
     ],
 )
 def test_the_heartbeat_answer_table_for_a_live_runner(
-    heartbeat: HeartbeatAnswer, v3: tuple, v2: tuple
+    heartbeat: HeartbeatAnswer, v3: tuple[str, str], v2: tuple[str, str]
 ) -> None:
     for policy, expected in ((V3, v3), (V2, v2)):
         decision = decide(policy, S401, heartbeat=heartbeat)
@@ -168,7 +175,7 @@ def test_the_heartbeat_answer_table_for_a_live_runner(
     ],
 )
 def test_a_dead_runner_is_finalized_and_never_gets_a_heartbeat(
-    policy: str, provenance: str, status: StatusAnswer, reason: str
+    policy: str, provenance: Provenance, status: StatusAnswer, reason: str
 ) -> None:
     decision = decide(policy, status, alive=False, provenance=provenance)
     assert decision.post_heartbeat is False

@@ -125,7 +125,9 @@ commands = st.lists(
 
 @settings(max_examples=200)
 @given(commands)
-def test_a_loop_is_finalized_at_most_once_and_posts_at_most_once_per_boot(cmds: list) -> None:
+def test_a_loop_is_finalized_at_most_once_and_posts_at_most_once_per_boot(
+    cmds: list[tuple[str, int, bool]],
+) -> None:
     loop = Loop(loop_id="L", provenance="desktop_managed", pid=1, pid_start_time=1.0, host_id="h")
     boots = [uuid.UUID(int=i + 1) for i in range(3)]
     for name, b, flag in cmds:
@@ -159,6 +161,6 @@ def test_a_loop_is_finalized_at_most_once_and_posts_at_most_once_per_boot(cmds: 
         begun = [
             e
             for e in loop.pending_events
-            if type(e).__name__ == "PopHeartbeatBegun" and e.boot_id == boot
+            if isinstance(e, Loop.PopHeartbeatBegun) and e.boot_id == boot
         ]
         assert len(begun) <= 1

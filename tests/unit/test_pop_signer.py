@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_a_key_readable_by_others_is_refused_with_the_fix(tmp_path: Path) -> Non
     os.chmod(path, 0o644)
     got = load_managed_key(path)
     assert isinstance(got, PopUnavailable)
-    assert got.reason == "world_readable"
+    assert got.reason == "insecure_mode"
     assert f"chmod 600 {path}" in got.message
 
 
@@ -78,7 +79,9 @@ def _write(path: Path, data: bytes) -> Path:
         ),
     ],
 )
-def test_a_key_of_the_wrong_kind_means_pop_unavailable(tmp_path: Path, maker, reason: str) -> None:
+def test_a_key_of_the_wrong_kind_means_pop_unavailable(
+    tmp_path: Path, maker: Callable[[], bytes], reason: str
+) -> None:
     got = load_managed_key(_write(tmp_path / "k.pem", maker()))
     assert isinstance(got, PopUnavailable)
     assert got.reason == reason

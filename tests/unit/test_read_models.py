@@ -244,6 +244,7 @@ def test_every_finding_kind_of_the_contract_is_known() -> None:
         "heartbeat_for_dead_pid",
         "false_kill",
         "interrupted_heartbeat",
+        "pop_key_unusable",
     }
 
 

@@ -43,12 +43,12 @@ def same(a: object, b: object) -> bool:
     """Equal values of the same types all the way down, time zone offsets included."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)  # type: ignore[union-attr,index]
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
-    if isinstance(a, datetime):
-        return a == b and a.utcoffset() == b.utcoffset()  # type: ignore[union-attr]
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a == b and a.utcoffset() == b.utcoffset()
     if isinstance(a, Decimal):
         return str(a) == str(b)
     return a == b
