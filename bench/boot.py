@@ -90,13 +90,13 @@ def prepare(directory: Path, count: int) -> tuple[Path, subprocess.Popen[bytes]]
     """A ledger of ``count`` live loops of this host, one sleeping runner behind them all."""
     from recovery_ledger.infra.boot.host import host_id
     from recovery_ledger.infra.boot.liveness import process_start_time
+    from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
-    from recovery_ledger.infra.store.app import open_ledger
     from recovery_ledger.infra.store.location import resolve_location
 
     ledger = directory / "ledger.sqlite"
     keys = Path(str(ledger) + ".keys")
-    app = open_ledger(resolve_location(str(ledger)), KeyStore(keys), create=True)
+    app = ledger_app(resolve_location(str(ledger)), KeyStore(keys), create=True)
     this_host = host_id(keys)  # a boot examines only its own host's loops
     runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     start = process_start_time(runner.pid)

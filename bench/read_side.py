@@ -44,11 +44,11 @@ HEARTBEAT_EVERY = 10  # one loop in ten: 401, PoP heartbeat, 503, kept conservat
 
 
 def _open(ledger: Path, *, create: bool) -> Any:
+    from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
-    from recovery_ledger.infra.store.app import open_ledger
     from recovery_ledger.infra.store.location import resolve_location
 
-    return open_ledger(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
+    return ledger_app(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
 
 
 def _keys(ledger: Path) -> Path:

@@ -28,7 +28,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.loop import Loop
+from recovery_ledger.domain.loop import Loop, SealedToken
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 from recovery_ledger.domain.policies import (
     Decision,
@@ -37,9 +37,15 @@ from recovery_ledger.domain.policies import (
     get_policy,
     may_retry_status,
 )
-from recovery_ledger.infra.boot.ports import Clock, Cloud, LivenessProbe, PopKey
+from recovery_ledger.infra.boot.ports import (
+    BootLedger,
+    Clock,
+    Cloud,
+    LivenessProbe,
+    PopKey,
+    Sealer,
+)
 from recovery_ledger.infra.errors import TokenUnavailableError
-from recovery_ledger.infra.store.app import LedgerApp
 
 _DEADLINE_PASSED = StatusAnswer(http_status=None, error="timeout")
 _HEARTBEAT_DEADLINE_PASSED = HeartbeatAnswer(http_status=None, error="timeout")
@@ -80,6 +86,7 @@ class BootResult:
     runs: list[LoopRun]
     summary: dict[str, int]
     pop_key: PopKey
+    cloud_url: str = ""
 
 
 @dataclass
@@ -97,11 +104,14 @@ class BootSettings:
 
 
 class BootService:
+    """One boot over the ports it is given; ``infra/bootstrap.py`` gives it the real ones."""
+
     def __init__(
         self,
-        app: LedgerApp,
+        ledger: BootLedger,
         settings: BootSettings,
         *,
+        sealer: Sealer,
         cloud: Cloud | None,
         probe: LivenessProbe,
         pop_key: PopKey,
@@ -109,7 +119,8 @@ class BootService:
         progress: Callable[[int, int], None] | None = None,
         open_loops: list[Loop] | None = None,
     ) -> None:
-        self.app = app
+        self.ledger = ledger
+        self.sealer = sealer
         self.settings = settings
         self.policy = get_policy(settings.policy)
         self.cloud = cloud
@@ -135,29 +146,36 @@ class BootService:
             pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
-        self.app.save_boot_progress(boot)  # 1
+        self.ledger.save_boot_progress(boot)  # 1
 
         await self._observe_all(runs)  # 2
         for run in runs:
             self._record_observations_and_decide(boot_id, run)
-        self.app.save_boot_progress(*(run.loop for run in runs))
+        self.ledger.save_boot_progress(*(run.loop for run in runs))
 
         to_post = [run for run in runs if run.decision and run.decision.outcome is None]
         if to_post:
             for run in to_post:  # 3
                 self._begin_heartbeat(boot_id, run)
-            self.app.save_boot_progress(*(run.loop for run in to_post))
+            self.ledger.save_boot_progress(*(run.loop for run in to_post))
             await self._post_all(to_post)
             for run in to_post:  # 4
                 self._record_heartbeat_and_conclude(boot_id, run)
-            self.app.save_boot_progress(*(run.loop for run in to_post))
+            self.ledger.save_boot_progress(*(run.loop for run in to_post))
         self._destroy_cleared_keys(runs)
 
         summary = summarize(runs)  # 5
         boot.complete(summary)
-        self.app.save_boot_progress(boot)
+        self.ledger.save_boot_progress(boot)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
+            boot_id,
+            self.settings.policy,
+            started_at,
+            self.clock.now(),
+            runs,
+            summary,
+            self.pop_key,
+            self.settings.cloud_url,
         )
 
     # -- preparing -----------------------------------------------------------------
@@ -168,12 +186,13 @@ class BootService:
         runs = []
         loops = self._open_loops
         if loops is None:  # only this host's: another machine's pids mean nothing here
-            loops = self.app.open_loops(self.settings.host_id)
+            mine = self.settings.host_id
+            loops = [loop for loop in self.ledger.open_loops() if loop.host_id == mine]
         for loop in loops:
             if loop.token is None:  # pragma: no cover - an open loop always holds one
                 raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")
             try:
-                token = self.app.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
+                token = self.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
             except TokenUnavailableError as error:
                 raise TokenUnavailableError(
                     f"cannot unseal the token of loop {loop.loop_id!r}: {error}"
@@ -295,10 +314,11 @@ class BootService:
 
         assert run.fresh_token is not None, "a revived answer always carries its token"
         info = parse_runner_token(run.fresh_token)
-        sealed = self.app.seal_token(
-            run.loop.id, info.jti, info.expires_at, info.fingerprint, run.fresh_token, "revived"
+        sealed, key_id = self.sealer.seal(run.loop.id, info.jti, run.fresh_token)
+        run.loop.revive_token(
+            boot_id,
+            SealedToken(info.jti, info.expires_at, info.fingerprint, sealed, key_id, "revived"),
         )
-        run.loop.revive_token(boot_id, sealed)
 
     # -- outcomes ---------------------------------------------------------------------
 
@@ -317,7 +337,7 @@ class BootService:
     def _destroy_cleared_keys(self, runs: list[LoopRun]) -> None:
         for run in runs:
             if run.loop.token is None:
-                self.app.keys.destroy_data_key(run.loop.id)
+                self.sealer.shred(run.loop.id)
 
 
 def cloud_last_word(run: LoopRun) -> str:

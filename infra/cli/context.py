@@ -1,14 +1,11 @@
-"""What every subcommand needs: the ledger location, its key directory, the app."""
+"""What every subcommand needs: its arguments and the ledger they name, built by the bootstrap."""
 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recovery_ledger.infra.crypto.keystore import KeyStore
-from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
+from recovery_ledger.infra.bootstrap import Ledger, open_ledger
 
 if TYPE_CHECKING:
     from recovery_ledger.infra.store.app import LedgerApp
@@ -17,15 +14,11 @@ if TYPE_CHECKING:
 class CommandContext:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.location: LedgerLocation = resolve_location(args.ledger)
-        keys = args.keys or os.environ.get("RECOVERY_LEDGER_KEYS")
-        self.keys_dir = (
-            Path(keys).expanduser().absolute() if keys else self.location.default_keys_dir()
-        )
-        self.keys = KeyStore(self.keys_dir)
+        self.ledger: Ledger = open_ledger(args.ledger, keys=args.keys)
+        self.location = self.ledger.location
+        self.keys_dir = self.ledger.keys_dir
+        self.keys = self.ledger.keys
         self.json: bool = bool(args.json)
 
     def open(self, *, create: bool = False) -> LedgerApp:
-        from recovery_ledger.infra.store.app import open_ledger
-
-        return open_ledger(self.location, self.keys, create=create)
+        return self.ledger.app(create=create)

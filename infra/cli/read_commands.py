@@ -341,7 +341,14 @@ def cmd_projections_rebuild(ctx: CommandContext) -> int:
     store = ProjectionStore(ctx.open())
     applied = store.rebuild()
     if ctx.json:
-        emit_json({"rebuilt": True, "events": applied, "position": store.position()})
+        emit_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "rebuilt": True,
+                "events": applied,
+                "position": store.position(),
+            }
+        )
     else:
         print(f"projections rebuilt from {applied} events")
     return 0

@@ -24,6 +24,9 @@ from recovery_ledger.infra.store.open_loops import OpenLoopIndex
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 
+_PAGE = 500
+
+
 class UnknownLoopError(BadInputError):
     pass
 
@@ -57,6 +60,24 @@ class LedgerApp(Application[UUID]):
         if loop is None:
             raise UnknownLoopError(f"unknown loop {loop_id!r}")
         return loop
+
+    def loop_aggregate_ids(self) -> list[UUID]:
+        """Every registered loop, in registration order."""
+        ids: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, _PAGE, topics=[Loop.Registered.TOPIC])
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            if len(page) < _PAGE:
+                return ids
+            start = page[-1].id + 1
+
+    def loops(self) -> list[Loop]:
+        """Every loop, finalized ones included: their whole histories (not for the boot)."""
+        return [
+            self.repository.get(aggregate_id, projector_func=project_loop)
+            for aggregate_id in self.loop_aggregate_ids()
+        ]
 
     def open_loops(self, host_id: str | None = None) -> list[Loop]:
         """Loops not finalized (of ``host_id``, or of every host), in registration order.

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from recovery_ledger.infra.bootstrap import ledger_app
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.projection_store import store as store_module
 from recovery_ledger.infra.projection_store.schema import TABLES, TRACKING
 from recovery_ledger.infra.projection_store.store import ProjectionStore
-from recovery_ledger.infra.store.app import LedgerApp, open_ledger
+from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.location import resolve_location
 
 from ..conftest import Ledger, run_cli
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def built(ledger: Ledger) -> Iterator[LedgerApp]:
     build_ledger(ledger.arg, ledger.keys_dir)
-    app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
+    app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     yield app
     app.close()
 
