@@ -23,7 +23,6 @@ from recovery_ledger.infra.store.location import LedgerLocation
 from recovery_ledger.infra.store.open_loops import OpenLoopIndex
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
-
 _PAGE = 500
 
 
