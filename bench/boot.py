@@ -32,31 +32,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-BOOT_MODULES = (
-    "recovery_ledger.infra.cli.main",
-    "recovery_ledger.infra.cli.parser",
-    "recovery_ledger.infra.cli.context",
-    "recovery_ledger.infra.cli.boot_command",
-    "recovery_ledger.infra.store.app",
-    "recovery_ledger.infra.boot.service",
-    "recovery_ledger.infra.boot.wiring",
-    "recovery_ledger.infra.boot.report",
-    "recovery_ledger.infra.cloud.client",
-    "recovery_ledger.infra.boot.liveness",
-    "recovery_ledger.infra.cloud.runner_jwt",
-    "recovery_ledger.infra.cloud.url_policy",
-    "recovery_ledger.infra.boot.lock",
-    "recovery_ledger.infra.integrity.checkpoints",
-    "eventsourcing.sqlite",
-)
+
+def boot_imports(argv: list[str], env: dict[str, str]) -> str:
+    """``import ...`` of every module the boot command imports at top level, read from a
+    ``-X importtime`` run of that very command: the floor follows the code it measures."""
+    run = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True
+    )
+    names = []
+    for line in run.stderr.splitlines():
+        # "import time: self | cumulative | <two spaces per nesting level>name"
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1]
+            if name.startswith(" ") and not name.startswith("  ") and " " not in name.strip():
+                names.append(name.strip())
+    return "import " + ", ".join(dict.fromkeys(n for n in names if n != "__main__"))
 
 
-def boot_imports() -> str:
-    """Every module a 20-loop `boot --json` imports, as the command itself imports them."""
-    return "import " + ", ".join(BOOT_MODULES)
-
-
-def _env(ledger: Path) -> dict[str, str]:
+def env_for(ledger: Path) -> dict[str, str]:
     return {
         **os.environ,
         "RECOVERY_LEDGER_DB": str(ledger),
@@ -151,7 +144,7 @@ asyncio.run(main())
 def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, minimal_cloud(latency) as url:
         ledger, runner = prepare(Path(tmp), loops)
-        env = _env(ledger)
+        env = env_for(ledger)
         argv = _boot_argv(url, "--concurrency", str(concurrency))
         check_examines(argv, env, loops)
         times, raw = [], []
@@ -180,9 +173,9 @@ def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) 
 def bench_cold_start(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, minimal_cloud(0.0) as url:
         ledger, runner = prepare(Path(tmp), 20)
-        env = _env(ledger)
+        env = env_for(ledger)
         boot = _boot_argv(url)
-        bare = [sys.executable, "-c", boot_imports()]
+        bare = [sys.executable, "-c", boot_imports(boot, env)]
         python = [sys.executable, "-c", "pass"]
         check_examines(boot, env, 20)
         boot_t, bare_t, python_t = [], [], []
@@ -210,12 +203,12 @@ def bench_history(repeat: int) -> None:
         empty = Path(tmp) / "empty.sqlite"
         shutil.copytree(str(cached) + ".keys", str(empty) + ".keys")
         argv = [sys.executable, "-m", "recovery_ledger", "boot", "--json"]
-        check_examines(argv, _env(cached), 0)
-        check_examines(argv, _env(empty), 0)
+        check_examines(argv, env_for(cached), 0)
+        check_examines(argv, env_for(empty), 0)
         full_t, empty_t = [], []
         for _ in range(repeat):
-            full_t.append(wall(argv, _env(cached)))
-            empty_t.append(wall(argv, _env(empty)))
+            full_t.append(wall(argv, env_for(cached)))
+            empty_t.append(wall(argv, env_for(empty)))
     f, e = statistics.median(full_t), statistics.median(empty_t)
     print(f"boot examining 0 loops (median of {repeat})")
     print(

@@ -305,10 +305,14 @@ def main() -> None:
         return
 
     ledger = ensure_ledger(args.events, args.loops)
-    loop_id = f"loop-{args.loops // 2:05d}"
-    rebuild = _median("rebuild", args.repeat, str(ledger))
-    raw = _median("raw_scan", args.repeat, str(ledger))
-    print(f"ledger {ledger.name}: {int(rebuild['events'])} events (median of {args.repeat})")
+    report(ledger, f"loop-{args.loops // 2:05d}", args.repeat)
+
+
+def report(ledger: Path, loop_id: str, repeat: int) -> None:
+    """Every read-side measurement on ``ledger`` (keys at LEDGER.keys), printed as ratios."""
+    rebuild = _median("rebuild", repeat, str(ledger))
+    raw = _median("raw_scan", repeat, str(ledger))
+    print(f"ledger {ledger.name}: {int(rebuild['events'])} events (median of {repeat})")
     print(
         f"rebuild projections: {rebuild['seconds']:.2f} s, "
         f"{rebuild['events'] / rebuild['seconds']:,.0f} events/s, "
@@ -320,15 +324,15 @@ def main() -> None:
     )
     print(f"  ratio rebuild / raw {rebuild['seconds'] / raw['seconds']:.2f}x")
 
-    replay = _median("replay_loop", args.repeat, str(ledger), loop_id)
-    raw_loop = _median("raw_loop", args.repeat, str(ledger), loop_id)
+    replay = _median("replay_loop", repeat, str(ledger), loop_id)
+    raw_loop = _median("raw_loop", repeat, str(ledger), loop_id)
     print(
         f"replay one loop ({loop_id}, {int(raw_loop['events'])} events): "
         f"{replay['seconds'] * 1000:.1f} ms; raw sqlite3 read + decode of its events "
         f"{raw_loop['seconds'] * 1000:.1f} ms; ratio {replay['seconds'] / raw_loop['seconds']:.2f}x"
     )
-    audit = _median("audit", args.repeat, str(ledger))
-    raw_rows = _median("raw_audit_rows", args.repeat, str(ledger))
+    audit = _median("audit", repeat, str(ledger))
+    raw_rows = _median("raw_audit_rows", repeat, str(ledger))
     print(
         f"audit --json: {audit['seconds']:.2f} s, peak RSS {audit['rss_mb']:.0f} MB; "
         f"raw sqlite3 read of the {int(raw_rows['rows'])} rows it reports on "
