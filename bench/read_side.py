@@ -37,6 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "bench" / ".cache"
 sys.path.insert(0, str(REPO))
 
+# A well-formed runner JWT (HS256 over a throwaway key) that never expires.
+BENCH_TOKEN = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiJiZW5jaCIsImV4cCI6NDAwMDAwMDAwMH0."
+    "t6Ksf4iSs444dj0Agi4uQjwiWq0azM0bblmYcAOQJhI"
+)
 HEARTBEAT_EVERY = 10  # one loop in ten: 401, PoP heartbeat, 503, kept conservatively
 
 
@@ -59,8 +64,6 @@ def build(ledger: Path, events: int, loops: int) -> int:
     """Write the ledger the way boots write it; returns the number of events."""
     from uuid import uuid4
 
-    import jwt
-
     from recovery_ledger.domain.boot import Boot
     from recovery_ledger.domain.observations import (
         HeartbeatAnswer,
@@ -70,7 +73,7 @@ def build(ledger: Path, events: int, loops: int) -> int:
     from recovery_ledger.domain.policies import LoopFacts, decide_v3_pop_guarded
 
     app = _open(ledger, create=True)
-    token = jwt.encode({"jti": "bench", "exp": 4_000_000_000}, "k" * 32, algorithm="HS256")
+    token = BENCH_TOKEN
     registered = []
     for i in range(loops):
         registered.append(
