@@ -24,15 +24,12 @@ from urllib.parse import quote
 
 import httpx
 
+from recovery_ledger.domain.errors import MalformedTokenError
 from recovery_ledger.domain.observations import CLOUD_STATUSES, HeartbeatAnswer, StatusAnswer
-from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
+from recovery_ledger.domain.runner_token import accept_runner_token
 from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -201,7 +198,7 @@ def _heartbeat_200(document: dict[str, Any] | None, loop_id: str, now: datetime)
     try:
         info = accept_runner_token(token, loop_id)  # the rules of a token on stdin
         datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    except (MalformedToken, ValueError):
+    except (MalformedTokenError, ValueError):
         return malformed
     # Contract section 2: adopt only a well-formed JWT whose jti is J and whose exp is ahead.
     if info.jti != jti or info.expires_at <= now:
