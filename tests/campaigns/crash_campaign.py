@@ -83,8 +83,8 @@ class Bench:
 
     def register_trial_loops(self) -> dict[str, str]:
         """Five fresh loops, one of each kind; their ids by kind."""
-        self.serial += 1
-        ids = {kind: f"{kind}-{self.serial}" for kind in KINDS}
+        self.serial += 1  # loop ids unique across the campaign: the cloud is shared
+        ids = {kind: f"{kind}-{self.root.name}-{self.serial}" for kind in KINDS}
         for kind, loop_id in ids.items():
             self.cloud.add_loop(loop_id, status="completed" if kind == "terminal" else "active")
             token = self.cloud.issue_token(loop_id, ttl_s=-60 if kind == "revivable" else 3600)
@@ -180,7 +180,7 @@ def run_trial(bench: Bench, stage: str, rng: random.Random, tally: Tally) -> Non
 
     store = caught_up(app)
     pending = [d for d in store.decisions() if d.heartbeat_begun and not d.heartbeat_answered]
-    if pending and stage in ("begun", "posted", "random"):  # 3, through the real command
+    if pending and stage in ("begun", "posted"):  # 3, through the real command
         reported = {
             (f["boot_id"], f["loop_id"])
             for f in bench.zombies_cli()
