@@ -27,3 +27,15 @@ class TokenUnavailableError(LedgerError):
 class LedgerRefusedError(LedgerUnreadableError):
     """The ledger is not this installation's, or no longer holds what its signed heads and
     the witness say; nothing was written (exit 4)."""
+
+
+class MissingExtraError(LedgerError):
+    """This install lacks an optional part the command needs (exit 4)."""
+
+
+class UploadRefusedError(LedgerError):
+    """The collector refused an upload; nothing of it was stored (exit 6)."""
+
+
+class CollectorUnreachableError(LedgerError):
+    """The collector could not be reached or did not answer in time; nothing lost (exit 7)."""

@@ -1,13 +1,39 @@
-"""The small protocols the boot service receives; ``infra/boot/wiring.py`` plugs in
-the real adapters, tests may plug in honest fakes."""
+"""The small protocols the boot service receives. ``infra/bootstrap.py`` plugs in the real
+adapters (the ledger application, the token sealer, ``infra/boot/wiring.py``); the unit tests
+plug in honest in-memory fakes (``tests/unit/boot_fakes.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
+from recovery_ledger.domain.boot import Boot
+from recovery_ledger.domain.loop import Loop
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+
+
+class BootLedger(Protocol):
+    """What a boot needs of the ledger: the open loops, and one transaction per step."""
+
+    def open_loops(self) -> list[Loop]: ...
+
+    def save_boot_progress(self, *aggregates: Loop | Boot) -> None:
+        """Commit every pending event of these aggregates at once, or nothing."""
+
+
+class Sealer(Protocol):
+    """Runner tokens at rest: sealed per loop, and unrecoverable once the loop's key is shredded."""
+
+    def seal(self, aggregate_id: UUID, jti: str, token: str) -> tuple[bytes, str]:
+        """The sealed token and the id of the key that sealed it."""
+
+    def unseal(self, aggregate_id: UUID, jti: str, sealed: bytes) -> str:
+        """The token, or ``TokenUnavailableError`` when it cannot be opened any more."""
+
+    def shred(self, aggregate_id: UUID) -> None:
+        """Destroy the loop's key: every token it sealed becomes unrecoverable."""
 
 
 class Clock(Protocol):

@@ -13,20 +13,22 @@ from recovery_ledger.infra.boot.service import BootResult, LoopRun
 from recovery_ledger.projections.timestamps import iso
 
 
-def boot_document(result: BootResult, warnings: Sequence[str] = ()) -> dict[str, Any]:
+def boot_document(result: BootResult, warnings: Sequence[str] | None = None) -> dict[str, Any]:
+    """The document ``boot --json`` prints; ``warnings`` default to ``boot_warnings(result)``."""
     return {
+        "schema_version": 1,  # docs/schemas/boot.schema.json
         "boot_id": str(result.boot_id),
         "policy": result.policy,
         "started_at": iso(result.started_at),
         "finished_at": iso(result.finished_at),
         "pop_key": result.pop_key.as_record(),
-        "warnings": list(warnings),
+        "warnings": list(boot_warnings(result) if warnings is None else warnings),
         "loops": [_loop_entry(run) for run in result.runs],
         "summary": dict(result.summary),
     }
 
 
-def boot_warnings(result: BootResult, cloud_url: str | None) -> list[str]:
+def boot_warnings(result: BootResult) -> list[str]:
     """What the boot could not do (contract section 5), one line each. Printed through
     ``terminal_safe`` by the command, as every line here may hold recorded text."""
     warnings = []
@@ -42,7 +44,7 @@ def boot_warnings(result: BootResult, cloud_url: str | None) -> list[str]:
     answers = [answer for run in result.runs for answer in run.answers]
     if answers and all(answer.error in ("timeout", "network") for answer in answers):
         warnings.append(
-            f"the cloud ({cloud_url or ''}) answered none of this boot's "
+            f"the cloud ({result.cloud_url}) answered none of this boot's "
             f"{len(answers)} status request(s) (every one a network error or timeout): "
             "open loops were kept without its word"
         )

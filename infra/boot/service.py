@@ -20,6 +20,7 @@ examines every loop that is still open afresh.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.loop import Loop
+from recovery_ledger.domain.loop import Loop, SealedToken
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 from recovery_ledger.domain.policies import (
     Decision,
@@ -37,9 +38,15 @@ from recovery_ledger.domain.policies import (
     get_policy,
     may_retry_status,
 )
-from recovery_ledger.infra.boot.ports import Clock, Cloud, LivenessProbe, PopKey
+from recovery_ledger.infra.boot.ports import (
+    BootLedger,
+    Clock,
+    Cloud,
+    LivenessProbe,
+    PopKey,
+    Sealer,
+)
 from recovery_ledger.infra.errors import TokenUnavailableError
-from recovery_ledger.infra.store.app import LedgerApp
 
 _DEADLINE_PASSED = StatusAnswer(http_status=None, error="timeout")
 _HEARTBEAT_DEADLINE_PASSED = HeartbeatAnswer(http_status=None, error="timeout")
@@ -63,7 +70,7 @@ class LoopRun:
     def facts(self) -> LoopFacts:
         assert self.liveness is not None and self.answers
         return LoopFacts(
-            provenance=self.loop.provenance,  # type: ignore[arg-type]
+            provenance=self.loop.provenance,
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
@@ -80,6 +87,7 @@ class BootResult:
     runs: list[LoopRun]
     summary: dict[str, int]
     pop_key: PopKey
+    cloud_url: str = ""
 
 
 @dataclass
@@ -90,18 +98,21 @@ class BootSettings:
     app_version: str
     cloud_url: str
     concurrency: int = 16
+    # The network's share of the boot: every GET and POST not answered by then is cut off
+    # and recorded as a timeout (heartbeats included), leaving the rest of the command's
+    # --deadline to the commits.
     deadline_s: float = 20.0
-    # A heartbeat recorded as begun is always given the time of one request,
-    # even past the boot deadline, so "begun" means "actually sent".
-    request_timeout_s: float = 7.0
 
 
 class BootService:
+    """One boot over the ports it is given; ``infra/bootstrap.py`` gives it the real ones."""
+
     def __init__(
         self,
-        app: LedgerApp,
+        ledger: BootLedger,
         settings: BootSettings,
         *,
+        sealer: Sealer,
         cloud: Cloud | None,
         probe: LivenessProbe,
         pop_key: PopKey,
@@ -109,7 +120,8 @@ class BootService:
         progress: Callable[[int, int], None] | None = None,
         open_loops: list[Loop] | None = None,
     ) -> None:
-        self.app = app
+        self.ledger = ledger
+        self.sealer = sealer
         self.settings = settings
         self.policy = get_policy(settings.policy)
         self.cloud = cloud
@@ -135,30 +147,42 @@ class BootService:
             pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
-        self.app.save_boot_progress(boot)  # 1
+        self._commit("started", boot)  # 1
 
         await self._observe_all(runs)  # 2
         for run in runs:
             self._record_observations_and_decide(boot_id, run)
-        self.app.save_boot_progress(*(run.loop for run in runs))
+        self._commit("decided", *(run.loop for run in runs))
 
-        to_post = [run for run in runs if run.decision and run.decision.outcome is None]
+        to_post = [run for run in runs if run.decision and run.decision.post_heartbeat]
         if to_post:
             for run in to_post:  # 3
                 self._begin_heartbeat(boot_id, run)
-            self.app.save_boot_progress(*(run.loop for run in to_post))
+            self._commit("begun", *(run.loop for run in to_post))
             await self._post_all(to_post)
+            crash_point("posted")
             for run in to_post:  # 4
                 self._record_heartbeat_and_conclude(boot_id, run)
-            self.app.save_boot_progress(*(run.loop for run in to_post))
+            self._commit("concluded", *(run.loop for run in to_post))
         self._destroy_cleared_keys(runs)
 
         summary = summarize(runs)  # 5
         boot.complete(summary)
-        self.app.save_boot_progress(boot)
+        self._commit("completed", boot)
         return BootResult(
-            boot_id, self.settings.policy, started_at, self.clock.now(), runs, summary, self.pop_key
+            boot_id,
+            self.settings.policy,
+            started_at,
+            self.clock.now(),
+            runs,
+            summary,
+            self.pop_key,
+            self.settings.cloud_url,
         )
+
+    def _commit(self, point: str, *aggregates: Loop | Boot) -> None:
+        self.ledger.save_boot_progress(*aggregates)
+        crash_point(point)
 
     # -- preparing -----------------------------------------------------------------
 
@@ -169,12 +193,12 @@ class BootService:
         loops = self._open_loops
         if loops is None:  # only this host's: another machine's pids mean nothing here
             mine = self.settings.host_id
-            loops = [loop for loop in self.app.open_loops() if loop.host_id == mine]
+            loops = [loop for loop in self.ledger.open_loops() if loop.host_id == mine]
         for loop in loops:
             if loop.token is None:  # pragma: no cover - an open loop always holds one
                 raise TokenUnavailableError(f"open loop {loop.loop_id!r} holds no token")
             try:
-                token = self.app.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
+                token = self.sealer.unseal(loop.id, loop.token.jti, loop.token.sealed_token)
             except TokenUnavailableError as error:
                 raise TokenUnavailableError(
                     f"cannot unseal the token of loop {loop.loop_id!r}: {error}"
@@ -214,21 +238,22 @@ class BootService:
             if not run.answers:
                 run.answers.append(_DEADLINE_PASSED)
 
-    async def _within_deadline(
-        self, coroutines: list[Coroutine[Any, Any, None]], floor_s: float = 0.0
-    ) -> None:
+    async def _within_deadline(self, coroutines: list[Coroutine[Any, Any, None]]) -> None:
+        """Run them until the boot's deadline, then cancel what is left. Every task is
+        awaited to its end whatever happens (a deadline, SIGINT/SIGTERM cancelling the boot),
+        so none is left behind with an exception nobody retrieved."""
         if not coroutines:
             return
         tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-        remaining = max(floor_s, self._deadline - time.monotonic())
-        _, pending = await asyncio.wait(tasks, timeout=remaining)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        try:
+            await asyncio.wait(tasks, timeout=max(0.0, self._deadline - time.monotonic()))
+        finally:
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
 
     def _record_observations_and_decide(self, boot_id: UUID, run: LoopRun) -> None:
         loop = run.loop
@@ -245,7 +270,8 @@ class BootService:
             pop_reason=run.pop_reason,
             post_heartbeat=run.decision.post_heartbeat,
         )
-        if run.decision.outcome is not None:
+        if not run.decision.post_heartbeat:  # else the outcome waits for the answer
+            assert run.decision.outcome is not None
             self._apply_outcome(boot_id, run, run.decision.outcome)
 
     # -- the PoP heartbeat ---------------------------------------------------------------
@@ -275,11 +301,9 @@ class BootService:
                 )
             run.heartbeat, run.fresh_token = result.answer, result.fresh_token
 
-        await self._within_deadline(
-            [post(run) for run in runs], floor_s=self.settings.request_timeout_s
-        )
+        await self._within_deadline([post(run) for run in runs])
         for run in runs:
-            if run.heartbeat is None:  # cut off by the deadline: never retried
+            if run.heartbeat is None:  # cut off by the deadline: recorded so, never retried
                 run.heartbeat = _HEARTBEAT_DEADLINE_PASSED
 
     def _record_heartbeat_and_conclude(self, boot_id: UUID, run: LoopRun) -> None:
@@ -292,14 +316,15 @@ class BootService:
         self._apply_outcome(boot_id, run, run.decision.outcome)
 
     def _adopt_fresh_token(self, boot_id: UUID, run: LoopRun) -> None:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
+        from recovery_ledger.domain.runner_token import parse_runner_token
 
         assert run.fresh_token is not None, "a revived answer always carries its token"
         info = parse_runner_token(run.fresh_token)
-        sealed = self.app.seal_token(
-            run.loop.id, info.jti, info.expires_at, info.fingerprint, run.fresh_token, "revived"
+        sealed, key_id = self.sealer.seal(run.loop.id, info.jti, run.fresh_token)
+        run.loop.revive_token(
+            boot_id,
+            SealedToken(info.jti, info.expires_at, info.fingerprint, sealed, key_id, "revived"),
         )
-        run.loop.revive_token(boot_id, sealed)
 
     # -- outcomes ---------------------------------------------------------------------
 
@@ -318,7 +343,19 @@ class BootService:
     def _destroy_cleared_keys(self, runs: list[LoopRun]) -> None:
         for run in runs:
             if run.loop.token is None:
-                self.app.keys.destroy_data_key(run.loop.id)
+                self.sealer.shred(run.loop.id)
+
+
+CRASH_AT_ENV = "RECOVERY_LEDGER_CRASH_AT"
+CRASH_POINTS = ("started", "decided", "begun", "posted", "concluded", "completed")
+
+
+def crash_point(point: str) -> None:
+    """Fault injection for the crash campaign (``bench/crash_campaign.py``): with
+    ``RECOVERY_LEDGER_CRASH_AT=<point>`` the process dies there as ``kill -9`` would, right
+    after that transaction committed (``posted``: the POSTs answered, nothing recorded)."""
+    if os.environ.get(CRASH_AT_ENV) == point:
+        os._exit(137)
 
 
 def cloud_last_word(run: LoopRun) -> str:

@@ -1,82 +1,46 @@
-"""``recovery-ledger boot``: validate everything, take the lock, run, then print.
+"""``recovery-ledger boot``: options -> ``Ledger.boot`` (``infra/bootstrap.py``) -> the report.
 
-Bad options and an insecure cloud URL are refused before the lock is taken and
-before a single token leaves the process; the report is printed only after the
-whole boot is committed to the ledger.
+The bootstrap refuses bad options and an insecure cloud URL before the lock is taken and
+before a single token leaves the process; the report is printed only after the whole boot
+is committed to the ledger.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.cli.context import CommandContext
-from recovery_ledger.infra.errors import BadInputError
-
-if TYPE_CHECKING:  # imported by the boot itself, after the options are checked
-    from recovery_ledger.domain.loop import Loop
-    from recovery_ledger.infra.boot.ports import Cloud, PopKey
-    from recovery_ledger.infra.boot.service import BootResult, BootService
-    from recovery_ledger.infra.store.app import LedgerApp
-
-
-def _cloud_url(option: str | None) -> str | None:
-    from recovery_ledger.infra.cloud.url_policy import (
-        BadCloudUrl,
-        InsecureCloudUrl,
-        check_cloud_url,
-    )
-
-    value = option or os.environ.get("RECOVERY_LEDGER_CLOUD_URL")
-    if not value:
-        return None
-    try:
-        return check_cloud_url(value)
-    except (BadCloudUrl, InsecureCloudUrl) as error:
-        raise BadInputError(str(error)) from None
-
-
-def _check_numbers(args: object) -> None:
-    if getattr(args, "concurrency", 1) < 1:
-        raise BadInputError("--concurrency must be at least 1")
-    for name in ("connect_timeout", "read_timeout", "deadline"):
-        if not getattr(args, name) > 0:
-            raise BadInputError(f"--{name.replace('_', '-')} must be positive")
 
 
 def cmd_boot(ctx: CommandContext) -> int:
-    from recovery_ledger.domain.policies import UnknownPolicyError, get_policy
+    from recovery_ledger.infra.boot.wiring import TerminalProgress
+    from recovery_ledger.infra.bootstrap import BootOptions
 
     args = ctx.args
+    # The deadline is the whole command's, counted from the process's start (interpreter
+    # start-up included), so the boot gets what is left of it.
+    bounded = args.deadline > 0  # else BootOptions refuses it (exit 2)
+    remaining = args.deadline - _seconds_since_process_start() if bounded else args.deadline
+    options = BootOptions(
+        cloud_url=args.cloud,
+        pop_key=args.pop_key,
+        policy=args.policy,
+        concurrency=args.concurrency,
+        connect_timeout_s=args.connect_timeout,
+        read_timeout_s=args.read_timeout,
+        deadline_s=max(remaining, min(args.deadline, 0.2)) if bounded else args.deadline,
+    )
+    progress = TerminalProgress()
+    watchdog = _Watchdog(args.deadline, max(remaining, 0.0)) if bounded else None
     try:
-        get_policy(args.policy)
-    except UnknownPolicyError as error:
-        raise BadInputError(str(error)) from None
-    _check_numbers(args)
-    cloud_url = _cloud_url(args.cloud)
-
-    from recovery_ledger.infra.boot.lock import boot_lock
-    from recovery_ledger.infra.boot.wiring import load_pop_key, resolve_pop_key_path
-
-    pop_key = load_pop_key(resolve_pop_key_path(args.pop_key))
-    from recovery_ledger.infra.boot.host import host_id
-
-    app = ctx.open_for_writing(create=True)  # before the key directory gains a host id
-    this_host = host_id(ctx.keys_dir)
-    with boot_lock(ctx.location, this_host):
-        # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
-        # probing them would finalize live loops of another machine as dead.
-        loops = [loop for loop in app.loops() if loop.host_id == this_host]
-        app.shred_cleared_keys(loops)
-        open_loops = [loop for loop in loops if not loop.is_finalized]
-        result = asyncio.run(_run(ctx, app, open_loops, cloud_url, pop_key))
+        result = ctx.ledger.boot(options, progress=progress)
+    finally:
+        progress.finish()
 
     from recovery_ledger.infra.boot.report import boot_document, boot_lines, boot_warnings
     from recovery_ledger.infra.cli.output import terminal_safe
 
-    warnings = boot_warnings(result, cloud_url)
+    warnings = boot_warnings(result)
     for warning in warnings:
         sys.stderr.write(f"recovery-ledger: warning: {terminal_safe(warning)}\n")
     if ctx.json:
@@ -85,60 +49,49 @@ def cmd_boot(ctx: CommandContext) -> int:
         emit_json(boot_document(result, warnings))
     else:
         print("\n".join(terminal_safe(line) for line in boot_lines(result)))
+    if watchdog is not None:
+        watchdog.cancel()
     return 0
 
 
-async def _run(
-    ctx: CommandContext,
-    app: LedgerApp,
-    open_loops: list[Loop],
-    cloud_url: str | None,
-    pop_key: PopKey,
-) -> BootResult:
-    from recovery_ledger.infra.boot.host import host_id, host_name
-    from recovery_ledger.infra.boot.service import BootService, BootSettings
-    from recovery_ledger.infra.boot.wiring import PsutilProbe, SystemClock, TerminalProgress
-    from recovery_ledger.infra.version import __version__
+def _seconds_since_process_start() -> float:
+    import time
 
-    args = ctx.args
-    settings = BootSettings(
-        policy=args.policy,
-        host_id=host_id(ctx.keys_dir),
-        host_name=host_name(),
-        app_version=__version__,
-        cloud_url=cloud_url or "",
-        concurrency=args.concurrency,
-        deadline_s=args.deadline,
-        request_timeout_s=args.connect_timeout + args.read_timeout,
-    )
-    progress = TerminalProgress()
-    if open_loops and cloud_url is None:
-        raise BadInputError("no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL")
-
-    def service(cloud: Cloud | None) -> BootService:
-        return BootService(
-            app,
-            settings,
-            cloud=cloud,
-            probe=PsutilProbe(),
-            pop_key=pop_key,
-            clock=SystemClock(),
-            progress=progress,
-            open_loops=open_loops,
-        )
+    import psutil
 
     try:
-        # Nothing to ask the cloud (open loops without a URL were refused above): no client,
-        # no httpx import.
-        if not open_loops or cloud_url is None:
-            return await service(None).run()
-        from recovery_ledger.infra.cloud.client import CloudClient
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except psutil.Error:  # pragma: no cover - no process table: count from here
+        return 0.0
 
-        async with CloudClient(
-            cloud_url,
-            connect_timeout=args.connect_timeout,
-            read_timeout=args.read_timeout,
-        ) as cloud:
-            return await service(cloud).run()
-    finally:
-        progress.finish()
+
+class _Watchdog:
+    """``--deadline`` bounds the whole command (contract section 5). The boot cuts its own
+    network work off in time; this is for what no timeout reaches (a database that stops
+    answering mid-transaction): one line, exit 4, and nothing half-written, since every
+    step of a boot is one transaction."""
+
+    GRACE_S = 0.8
+
+    def __init__(self, deadline_s: float, remaining_s: float) -> None:
+        import threading
+
+        self.deadline_s = deadline_s
+        self._timer = threading.Timer(remaining_s + self.GRACE_S, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        import os
+
+        from recovery_ledger.infra.cli.exit_codes import UNREADABLE
+
+        sys.stderr.write(
+            f"recovery-ledger: the boot did not finish within --deadline {self.deadline_s:g}s; "
+            "stopped, every step committed so far is kept\n"
+        )
+        sys.stderr.flush()
+        os._exit(UNREADABLE)
+
+    def cancel(self) -> None:
+        self._timer.cancel()

@@ -2,8 +2,9 @@
 
 Starts the reference cloud on loopback, starts real runner processes, registers
 loops that cover the interesting rows of the decision table, kills and stales
-what it must, runs one real boot through the command line and prints its
-decisions. The ledger stays in the directory it names, for replay and audit.
+what it must, runs one real boot through the services the command line uses
+(``infra/bootstrap.py``) and prints its decisions. The ledger stays in the
+directory it names, for replay and audit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.errors import BadInputError
@@ -100,39 +102,27 @@ def _start_runner() -> subprocess.Popen[bytes]:
 
 
 def cmd_demo(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.cli.main import run
+    from recovery_ledger.infra.bootstrap import BootOptions, open_ledger
     from recovery_ledger.infra.refcloud import ReferenceCloud
     from recovery_ledger.infra.refcloud.demo_keys import write_managed_key
 
     directory = _demo_dir(ctx.args.dir)
-    ledger = str(directory / "ledger.sqlite")
+    ledger_path = directory / "ledger.sqlite"
     pop_key = directory / "managed_key.pem"
-    common = ["--ledger", ledger]
     say = sys.stderr if ctx.json else sys.stdout
     print(f"demo directory: {directory}", file=say)
     runners: list[subprocess.Popen[bytes]] = []
     try:
-        with ReferenceCloud() as cloud:
+        with ReferenceCloud() as cloud, open_ledger(ledger_path) as ledger:
             cloud.register_key(write_managed_key(pop_key))
             for demo in DEMO_LOOPS:
                 runner = _start_runner()
                 runners.append(runner)
                 cloud.add_loop(demo.loop_id, status=demo.cloud_status)
                 token = cloud.issue_token(demo.loop_id, ttl_s=-60 if demo.stale_token else 3600)
-                argv = [
-                    "loop",
-                    "register",
-                    "--loop",
-                    demo.loop_id,
-                    "--pid",
-                    str(runner.pid),
-                    "--provenance",
-                    demo.provenance,
-                    *common,
-                ]
-                code = _run_quietly(run, argv, token)
-                if code != 0:
-                    return code
+                ledger.register_loop(
+                    demo.loop_id, pid=runner.pid, provenance=demo.provenance, token=token
+                )
                 if demo.fault_status is not None:
                     cloud.inject_fault(demo.loop_id, endpoint="status", status=demo.fault_status)
                 if not demo.runner_alive:
@@ -142,41 +132,39 @@ def cmd_demo(ctx: CommandContext) -> int:
             for demo in DEMO_LOOPS:
                 print(f"  {demo.loop_id:<26} {demo.story}", file=say)
             print(
-                f"\n$ recovery-ledger boot --json --ledger {ledger} --cloud {cloud.url} "
+                f"\n$ recovery-ledger boot --json --ledger {ledger_path} --cloud {cloud.url} "
                 f"--pop-key {pop_key}",
                 file=say,
             )
-            code, output = _capture(
-                run, ["boot", *common, "--cloud", cloud.url, "--pop-key", str(pop_key), "--json"]
-            )
+            result = ledger.boot(BootOptions(cloud_url=cloud.url, pop_key=pop_key))
     finally:
         for runner in runners:
             runner.kill()
             runner.wait()
-    if code != 0:
-        return code
+    from recovery_ledger.infra.boot.report import boot_document
+
+    document = boot_document(result)
     if ctx.json:
-        sys.stdout.write(output)
+        from recovery_ledger.infra.cli.output import emit_json
+
+        emit_json(document)
     else:
-        _print_decisions(output)
+        _print_decisions(document)
     print(
         "\nThe ledger is kept. Try:\n"
-        f"  recovery-ledger replay --ledger {ledger}\n"
-        f"  recovery-ledger replay --policy v1-legacy --ledger {ledger}\n"
-        f"  recovery-ledger zombies --ledger {ledger}\n"
-        f"  recovery-ledger audit --ledger {ledger}\n"
-        f"  recovery-ledger verify --ledger {ledger}",
+        f"  recovery-ledger replay --ledger {ledger_path}\n"
+        f"  recovery-ledger replay --policy v1-legacy --ledger {ledger_path}\n"
+        f"  recovery-ledger zombies --ledger {ledger_path}\n"
+        f"  recovery-ledger audit --ledger {ledger_path}\n"
+        f"  recovery-ledger verify --ledger {ledger_path}",
         file=say,
     )
     return 0
 
 
-def _print_decisions(boot_json: str) -> None:
-    import orjson
-
+def _print_decisions(document: dict[str, Any]) -> None:
     from recovery_ledger.infra.cli.output import emit_table
 
-    document = orjson.loads(boot_json)
     rows = []
     for entry in document["loops"]:
         cloud = entry["cloud"]
@@ -205,26 +193,3 @@ def _print_decisions(boot_json: str) -> None:
         f"reattached {s['reattached']} (revived {s['revived']}), finalized {s['finalized']}, "
         f"heartbeats posted {s['heartbeats_posted']}"
     )
-
-
-def _run_quietly(run, argv: list[str], stdin_text: str) -> int:  # type: ignore[no-untyped-def]
-    """Feed the token to an in-process command the way the host would, on stdin."""
-    import io
-
-    saved = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin_text.encode("ascii")))
-    try:
-        code, _ = _capture(run, argv)
-        return code
-    finally:
-        sys.stdin = saved
-
-
-def _capture(run, argv: list[str]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    import contextlib
-    import io
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code: int = run(argv)
-    return code, buffer.getvalue()

@@ -19,6 +19,7 @@ def cmd_verify(ctx: CommandContext) -> int:
     if ctx.json:
         emit_json(
             {
+                "schema_version": 1,
                 "ok": report.ok,
                 "events": report.events,
                 "checkpoints_checked": report.checkpoints_checked,
@@ -81,7 +82,7 @@ def cmd_import(ctx: CommandContext) -> int:
     app = ctx.open_for_writing(create=True)
     written, skipped = import_events(app, events)
     if ctx.json:
-        emit_json({"imported": written, "already_present": skipped})
+        emit_json({"schema_version": 1, "imported": written, "already_present": skipped})
     else:
         print(f"imported {written} events ({skipped} already present)")
     return 0

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from recovery_ledger.domain.loop import Loop
 from recovery_ledger.infra.cli.context import CommandContext
-from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
 from recovery_ledger.infra.cli.stdin_token import read_token_from_stdin
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.rows import LoopRow, loop_after
-
-if TYPE_CHECKING:
-    from recovery_ledger.infra.store.app import LedgerApp
 
 SCHEMA_VERSION = 1
 
@@ -28,63 +25,39 @@ def _parse_pid(text: str) -> int:
 
 
 def cmd_loop_register(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.boot.host import host_id
-    from recovery_ledger.infra.boot.liveness import process_start_time
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
-
-    args = ctx.args
-    loop_id = _loop_id(args.loop)
-    _check_provenance(args.provenance)
-    pid = _parse_pid(args.pid)
+    pid = _parse_pid(ctx.args.pid)
     token = read_token_from_stdin()
-    try:
-        parse_runner_token(token)  # refuse bad input before touching the ledger
-    except MalformedToken as error:
-        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
-    try:
-        start_time = process_start_time(pid)
-    except Exception:
-        raise BadInputError(f"no running process with pid {pid}") from None
-    app = ctx.open_for_writing(create=True)
-    loop = app.register_loop(
-        loop_id=loop_id,
-        provenance=args.provenance,
-        pid=pid,
-        pid_start_time=start_time,
-        host_id=host_id(ctx.keys_dir),
-        token=token,
-    )
-    _report(ctx, app, loop, f"registered loop {loop.loop_id} (pid {pid})")
+    args = dict(pid=pid, provenance=ctx.args.provenance, token=token)
+    same = ctx.ledger.registered_as(ctx.args.loop, **args)
+    if same is not None:  # the host retried: nothing to write
+        message = (
+            f"loop {same.loop_id} is already registered with this pid and token; nothing written"
+        )
+        _report(ctx, same, message)
+        return 0
+    loop = ctx.ledger.register_loop(ctx.args.loop, **args)
+    _report(ctx, loop, f"registered loop {loop.loop_id} (pid {pid})")
     return 0
 
 
 def cmd_loop_token(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken
-
-    token = read_token_from_stdin()
-    app = ctx.open_for_writing()
-    try:
-        loop = app.record_token(_loop_id(ctx.args.loop), token)
-    except MalformedToken as error:
-        raise BadInputError(f"the token on stdin is not a well-formed JWT: {error}") from None
-    _report(ctx, app, loop, f"recorded a new token for loop {loop.loop_id}")
+    loop = ctx.ledger.record_token(ctx.args.loop, read_token_from_stdin())
+    _report(ctx, loop, f"recorded a new token for loop {loop.loop_id}")
     return 0
 
 
 def cmd_loop_finalize(ctx: CommandContext) -> int:
-    app = ctx.open_for_writing()
-    loop = app.finalize_loop(_loop_id(ctx.args.loop), ctx.args.reason)
-    _report(ctx, app, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
+    loop = ctx.ledger.finalize_loop(ctx.args.loop, ctx.args.reason)
+    _report(ctx, loop, f"finalized loop {loop.loop_id} ({loop.finalize_reason})")
     return 0
 
 
 def cmd_token_get(ctx: CommandContext) -> int:
     import sys
 
-    app = ctx.open()
-    token = app.current_token(_loop_id(ctx.args.loop))
+    token = ctx.ledger.token(ctx.args.loop)
     if ctx.json:
-        emit_json({"loop_id": ctx.args.loop, "token": token})
+        emit_json({"schema_version": SCHEMA_VERSION, "loop_id": ctx.args.loop, "token": token})
     else:
         sys.stdout.write(token + "\n")
     return 0
@@ -155,29 +128,14 @@ def cmd_loops(ctx: CommandContext) -> int:
     return 0
 
 
-def _check_provenance(provenance: str) -> None:
-    from recovery_ledger.domain.observations import PROVENANCES
-
-    if provenance not in PROVENANCES:
-        raise BadInputError(
-            f"--provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
-        )
-
-
-def _loop_id(text: str) -> str:
-    if not text or not text.strip() or len(text) > 256 or not text.isprintable():
-        raise BadInputError("--loop must be a printable loop id of at most 256 characters")
-    return text
-
-
-def _report(ctx: CommandContext, app: LedgerApp, loop: Loop, message: str) -> None:
+def _report(ctx: CommandContext, loop: Loop, message: str) -> None:
     """The loop as ``loops --json`` shows it: folded from its own events by the same
     function the projection uses, so the two can never drift apart."""
     if not ctx.json:
-        print(message)
+        print(terminal_safe(message))  # a loop id and a host's reason are recorded text
         return
     row: LoopRow | None = None
-    for event in app.events.get(loop.id):
+    for event in ctx.open().events.get(loop.id):
         row = loop_after(row, event)
     assert row is not None
     emit_json({"schema_version": SCHEMA_VERSION, **loop_row_view(row)})

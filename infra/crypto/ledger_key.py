@@ -92,6 +92,11 @@ class CheckpointSigner:
         """Make the key (if it is not there yet); returns its key id."""
         return key_id_of(self._load(create=True).public_key())
 
+    def existing_key(self) -> Any:
+        """The private key, for signing requests as this installation (``ship``); None
+        when the key directory holds none. Never creates one."""
+        return self._load(create=False)
+
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
         return key.sign(message), key_id_of(key.public_key())

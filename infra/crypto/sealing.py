@@ -49,6 +49,10 @@ class TokenSealer:
                 "sealed token does not open (tampered or foreign)"
             ) from None
 
+    def shred(self, aggregate_id: UUID) -> None:
+        """Crypto-shredding: the loop's data key is destroyed, so nothing it sealed opens again."""
+        self.keys.destroy_data_key(aggregate_id)
+
 
 def _aad(aggregate_id: UUID, jti: str) -> bytes:
     return b"rl-token:" + aggregate_id.bytes + jti.encode("utf-8")

@@ -37,7 +37,7 @@ def _b64(data: bytes) -> str:
 def test_the_life_of_a_loop(cli: Cli, runner: subprocess.Popen[bytes], registered: str) -> None:
     assert cli("token", "get", "--loop", "L1").stdout == registered + "\n"
     as_json = cli("token", "get", "--loop", "L1", "--json").json()
-    assert as_json == {"loop_id": "L1", "token": registered}
+    assert as_json == {"schema_version": 1, "loop_id": "L1", "token": registered}
 
     rotated = make_token("jti-second")
     result = cli("loop", "token", "--loop", "L1", "--json", stdin=rotated)
@@ -146,7 +146,7 @@ def _bad_invocations(pid: int) -> dict[str, tuple[list[str], str | None, str]]:
         ),
         "token get unknown loop": (["token", "get", "--loop", "nope"], None, "unknown loop"),
         "unknown option": (["loops", "--colour"], None, "unrecognized arguments"),
-        "unknown command": (["loopz"], None, "invalid choice"),
+        "unknown command": (["loopz"], None, "did you mean 'loop'"),
     }
 
 

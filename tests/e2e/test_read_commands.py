@@ -199,12 +199,12 @@ def test_audit_by_host(demo: Path) -> None:
 
 
 def _tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
     from recovery_ledger.infra.projection_store.store import ProjectionStore
-    from recovery_ledger.infra.store.app import open_ledger
     from recovery_ledger.infra.store.location import resolve_location
 
-    app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
+    app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     store = ProjectionStore(app)
     try:
         return {**store.dump(), "position": [(store.position(),)]}

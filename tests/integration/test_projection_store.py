@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from recovery_ledger.infra.bootstrap import ledger_app
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.projection_store import store as store_module
 from recovery_ledger.infra.projection_store.schema import TABLES, TRACKING
 from recovery_ledger.infra.projection_store.store import ProjectionStore
-from recovery_ledger.infra.store.app import LedgerApp, open_ledger
+from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.location import resolve_location
 
 from ..conftest import Ledger, run_cli
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def built(ledger: Ledger) -> Iterator[LedgerApp]:
     build_ledger(ledger.arg, ledger.keys_dir)
-    app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
+    app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     yield app
     app.close()
 
@@ -106,3 +107,19 @@ def test_a_projection_behind_the_ledger_is_caught_up_before_any_command_answers(
     assert isinstance(listing, dict)
     states = {row["loop_id"]: row["state"] for row in listing["loops"]}
     assert states["revivable"] == "finalized"
+
+
+def test_audit_from_grouped_tallies_equals_audit_from_every_row(built: LedgerApp) -> None:
+    from recovery_ledger.projections.audit import AuditRange, audit_report
+
+    store = ProjectionStore(built)
+    store.catch_up()
+    boots = store.boots()
+    everything = AuditRange(None, None, None)
+    from_rows = audit_report(everything, boots, store.stream_decisions(), store.findings())
+    assert from_rows["totals"]["loops_examined"] > 0
+    assert from_rows["totals"]["heartbeats"] and from_rows["totals"]["revivals"]
+    tallies = store.decision_tallies()
+    assert sum(t.count for t in tallies) == from_rows["totals"]["loops_examined"]
+    assert audit_report(everything, boots, tallies, store.finding_tallies()) == from_rows
+    store.close()

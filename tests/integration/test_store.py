@@ -13,10 +13,10 @@ from pathlib import Path
 import jwt
 import pytest
 
+from recovery_ledger.infra.bootstrap import ledger_app
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import TokenUnavailableError
-from recovery_ledger.infra.store.app import open_ledger
 from recovery_ledger.infra.store.location import resolve_location
 
 from ..conftest import Ledger, run_cli
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 def make_token(jti: str, ttl_s: int = 3600) -> str:
     return jwt.encode(
-        {"jti": jti, "exp": int(time.time()) + ttl_s, "sub": "runner"},
+        {"jti": jti, "exp": int(time.time()) + ttl_s},
         "a-test-signing-secret-of-at-least-32-bytes",
         algorithm="HS256",
     )
@@ -106,7 +106,7 @@ def test_after_finalize_no_key_left_can_unseal_the_token(
 ) -> None:
     token = make_token("jti-2")
     register(ledger, "loop-b", runner.pid, token)
-    app = open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
+    app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     sealed = app.get_loop("loop-b").token
     assert sealed is not None
     aggregate_id = app.get_loop("loop-b").id
