@@ -39,7 +39,8 @@ ENVIRONMENT = (
     (
         "RECOVERY_LEDGER_POP_KEY",
         "the managed key (EC P-256 PKCS#8 PEM), as boot/key show --pop-key "
-        "(default: managed_key.pem in the key directory)",
+        "(default: managed_key.pem in the user's config directory, "
+        "e.g. ~/.config/recovery-ledger/)",
     ),
     (
         "RECOVERY_LEDGER_HOST_ID",
