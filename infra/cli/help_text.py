@@ -7,7 +7,6 @@ command that has no examples yet)."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 
 PROG = "recovery-ledger"
@@ -138,6 +137,8 @@ def clearer(prog: str, message: str) -> str:
     where = prog.removeprefix(PROG).strip()
     found = _INVALID_CHOICE.search(message)
     if found:
+        import difflib
+
         option, typed = found.group(1), found.group(2)
         choices = [c.strip(" '") for c in found.group(3).split(",")]
         close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.6)
