@@ -17,7 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from recovery_ledger.domain.policies import DEFAULT_POLICY, UnknownPolicyError, get_policy
+from recovery_ledger.domain.policies import DEFAULT_POLICY, get_policy
+from recovery_ledger.domain.runner_token import accept_runner_token
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
@@ -45,11 +46,9 @@ class BootOptions:
     deadline_s: float = 20.0
 
     def checked(self) -> BootOptions:
-        """These options with the cloud URL resolved and checked, or ``BadInputError``."""
-        try:
-            get_policy(self.policy)
-        except UnknownPolicyError as error:
-            raise BadInputError(str(error)) from None
+        """These options with the cloud URL resolved and checked, or ``BadInputError``
+        (``UnknownPolicyError`` for a policy that does not exist)."""
+        get_policy(self.policy)
         if self.concurrency < 1:
             raise BadInputError("--concurrency must be at least 1")
         for option, value in (
@@ -71,19 +70,10 @@ class BootOptions:
 
 
 def _cloud_url(option: str | None) -> str | None:
-    from recovery_ledger.infra.cloud.url_policy import (
-        BadCloudUrl,
-        InsecureCloudUrl,
-        check_cloud_url,
-    )
+    from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
     value = option or os.environ.get("RECOVERY_LEDGER_CLOUD_URL")
-    if not value:
-        return None
-    try:
-        return check_cloud_url(value)
-    except (BadCloudUrl, InsecureCloudUrl) as error:
-        raise BadInputError(str(error)) from None
+    return check_cloud_url(value) if value else None
 
 
 def ledger_app(location: LedgerLocation, keys: KeyStore, *, create: bool = False) -> LedgerApp:
@@ -139,17 +129,15 @@ class Ledger:
 
     def register_loop(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop:
         """Record a loop the host started, with its runner's pid and its first runner token."""
-        from recovery_ledger.domain.observations import PROVENANCES
+        from recovery_ledger.domain.observations import provenance_of
         from recovery_ledger.infra.boot.liveness import process_start_time
 
+        # Bad input is refused before a ledger is created; the store runs the same checks.
         check_loop_id(loop_id)
-        if provenance not in PROVENANCES:
-            raise BadInputError(
-                f"provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
-            )
+        provenance_of(provenance)
         if pid <= 0:
             raise BadInputError(f"pid must be a positive integer, not {pid}")
-        _check_token(token)  # refuse bad input before touching the ledger
+        accept_runner_token(token, loop_id)
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -163,11 +151,35 @@ class Ledger:
             token=token,
         )
 
+    def registered_as(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop | None:
+        """The loop when it is already registered with this provenance, pid, process start
+        time and token (contract section 5: registering it again is a no-op); else None."""
+        import hashlib
+
+        from recovery_ledger.infra.boot.liveness import process_start_time
+
+        # Bad input is refused before the ledger is opened.
+        accept_runner_token(token, check_loop_id(loop_id))
+        try:
+            start_time = process_start_time(pid)
+        except Exception:
+            raise BadInputError(f"no running process with pid {pid}") from None
+        loop = self.app(create=True).find_loop(loop_id)
+        if loop is None or loop.token is None:
+            return None
+        fingerprint = hashlib.sha256(token.encode("ascii")).hexdigest()
+        same = (loop.provenance, loop.pid, loop.pid_start_time, loop.token.fingerprint) == (
+            provenance,
+            pid,
+            start_time,
+            fingerprint,
+        )
+        return loop if same else None
+
     def record_token(self, loop_id: str, token: str) -> Loop:
         """Record a runner token the host obtained while the loop ran."""
-        app = self.app()
-        _check_token(token)
-        return app.record_token(check_loop_id(loop_id), token)
+        accept_runner_token(token, loop_id)  # refused before the ledger is opened
+        return self.app().record_token(check_loop_id(loop_id), token)
 
     def finalize_loop(self, loop_id: str, reason: str) -> Loop:
         """Record that the host ended the loop itself; its token is cleared and shredded."""
@@ -206,9 +218,9 @@ class Ledger:
             app = self.app(create=True)
             # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
             # probing them would finalize live loops of another machine as dead.
-            loops = [loop for loop in app.loops() if loop.host_id == this_host]
-            app.shred_cleared_keys(loops)
-            open_loops = [loop for loop in loops if not loop.is_finalized]
+            # Both read the open-loop index: neither grows with the ledger's history.
+            app.shred_cleared_keys(this_host)
+            open_loops = app.open_loops(this_host)
             if open_loops and checked.cloud_url is None:
                 raise BadInputError(
                     "no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL"
@@ -283,15 +295,6 @@ def check_loop_id(loop_id: str) -> str:
             f"--loop must be a printable loop id of at most {MAX_LOOP_ID_LENGTH} characters"
         )
     return loop_id
-
-
-def _check_token(token: str) -> None:
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
-
-    try:
-        parse_runner_token(token)
-    except MalformedToken as error:
-        raise BadInputError(f"the runner token is not a well-formed JWT: {error}") from None
 
 
 def _optional_str(value: str | Path | None) -> str | None:

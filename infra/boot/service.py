@@ -69,7 +69,7 @@ class LoopRun:
     def facts(self) -> LoopFacts:
         assert self.liveness is not None and self.answers
         return LoopFacts(
-            provenance=self.loop.provenance,  # type: ignore[arg-type]
+            provenance=self.loop.provenance,
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
@@ -153,7 +153,7 @@ class BootService:
             self._record_observations_and_decide(boot_id, run)
         self.ledger.save_boot_progress(*(run.loop for run in runs))
 
-        to_post = [run for run in runs if run.decision and run.decision.outcome is None]
+        to_post = [run for run in runs if run.decision and run.decision.post_heartbeat]
         if to_post:
             for run in to_post:  # 3
                 self._begin_heartbeat(boot_id, run)
@@ -263,7 +263,8 @@ class BootService:
             pop_reason=run.pop_reason,
             post_heartbeat=run.decision.post_heartbeat,
         )
-        if run.decision.outcome is not None:
+        if not run.decision.post_heartbeat:  # else the outcome waits for the answer
+            assert run.decision.outcome is not None
             self._apply_outcome(boot_id, run, run.decision.outcome)
 
     # -- the PoP heartbeat ---------------------------------------------------------------
@@ -310,7 +311,7 @@ class BootService:
         self._apply_outcome(boot_id, run, run.decision.outcome)
 
     def _adopt_fresh_token(self, boot_id: UUID, run: LoopRun) -> None:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
+        from recovery_ledger.domain.runner_token import parse_runner_token
 
         assert run.fresh_token is not None, "a revived answer always carries its token"
         info = parse_runner_token(run.fresh_token)

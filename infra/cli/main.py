@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
+from recovery_ledger.domain.errors import DomainError
 from recovery_ledger.infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
 from recovery_ledger.infra.errors import LedgerError
 
@@ -28,7 +29,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         code: int = handler(CommandContext(args))
         return code
-    except LedgerError as error:
+    except (LedgerError, DomainError) as error:
         _fail(str(error))
         return exit_code_for(error)
     except KeyboardInterrupt:
