@@ -26,6 +26,8 @@ UNEXPECTED = 1
 BAD_INPUT = 2
 BUSY = 3
 UNREADABLE = 4
+# Ended by a signal (docs/reliability.md): the shell's 128 + signal number, never 1.
+INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from the recorded one
 REFUSED = 6  # `ship`: the collector refused the upload
 UNREACHABLE = 7  # `ship`: the collector could not be reached or did not answer in time

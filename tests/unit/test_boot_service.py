@@ -62,7 +62,6 @@ class World:
             app_version="t",
             cloud_url="http://127.0.0.1:1",
             deadline_s=deadline_s,
-            request_timeout_s=1.0,
         )
         pop_key = PopKey(FakeSigner(), "available") if pop else PopKey(None, "missing")
         service = BootService(
