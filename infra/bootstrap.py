@@ -230,9 +230,9 @@ class Ledger:
             app = self.app(create=True)
             # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
             # probing them would finalize live loops of another machine as dead.
-            loops = [loop for loop in app.loops() if loop.host_id == this_host]
-            app.shred_cleared_keys(loops)
-            open_loops = [loop for loop in loops if not loop.is_finalized]
+            # Both read the open-loop index: neither grows with the ledger's history.
+            app.shred_cleared_keys(this_host)
+            open_loops = app.open_loops(this_host)
             if open_loops and checked.cloud_url is None:
                 raise BadInputError(
                     "no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL"

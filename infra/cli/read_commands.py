@@ -139,7 +139,11 @@ def cmd_replay(ctx: CommandContext) -> int:
     if not replayed:
         say_nothing_matches("decisions", args)
     shown = mismatches if args.only_differences else replayed
-    order = [b for b in boots if any(r.row.boot_id == b for r in shown)]
+    # Grouped once: the JSON and the timeline are linear in boots, not boots x decisions.
+    by_boot: dict[str, list[ReplayedDecision]] = {}
+    for r in shown:
+        by_boot.setdefault(r.row.boot_id, []).append(r)
+    order = [b for b in boots if b in by_boot]
     if ctx.json:
         emit_json(
             {
@@ -149,7 +153,7 @@ def cmd_replay(ctx: CommandContext) -> int:
                 "boots": [
                     {
                         **_boot_view(boots.get(b), b),
-                        "decisions": [_decision_view(r) for r in shown if r.row.boot_id == b],
+                        "decisions": [_decision_view(r) for r in by_boot[b]],
                     }
                     for b in order
                 ],
@@ -158,7 +162,7 @@ def cmd_replay(ctx: CommandContext) -> int:
             }
         )
     else:
-        _print_timeline(order, boots, shown, args.policy)
+        _print_timeline(order, boots, by_boot, args.policy)
         differing = len(mismatches)
         against = f"against {args.policy}" if args.policy else "against the recorded policy"
         print(f"{len(replayed)} decisions replayed {against}; {differing} differ")
@@ -170,11 +174,11 @@ def cmd_replay(ctx: CommandContext) -> int:
 def _print_timeline(
     order: list[str],
     boots: dict[str, BootRow],
-    replayed: list[ReplayedDecision],
+    by_boot: dict[str, list[ReplayedDecision]],
     policy: str | None,
 ) -> None:
     for boot_id in order:
-        rows = [r for r in replayed if r.row.boot_id == boot_id]
+        rows = by_boot[boot_id]
         boot = boots[boot_id]
         state = "completed" if boot.completed_at else "INTERRUPTED (never completed)"
         print(
@@ -280,12 +284,14 @@ def cmd_audit(ctx: CommandContext) -> int:
         "host": window.host,
         "by": args.by,
     }
+    # Grouped by the engine (and filtered to the loop there): hundreds of tallies to count,
+    # not a decoded row per decision.
+    decisions = store.decision_tallies(window.loop)
+    findings = store.finding_tallies(window.loop)
     if args.by is None:
-        document.update(audit_report(window, boots, store.stream_decisions(), store.findings()))
+        document.update(audit_report(window, boots, decisions, findings))
     else:
-        document["buckets"] = audit_buckets(
-            window, args.by, boots, store.stream_decisions(), store.findings()
-        )
+        document["buckets"] = audit_buckets(window, args.by, boots, decisions, findings)
     if fmt == "json":
         emit_json(document)
         return 0

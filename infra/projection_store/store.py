@@ -28,6 +28,7 @@ from recovery_ledger.infra.projection_store.schema import (
     create_statements,
 )
 from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.projections.audit import TALLY_COLUMNS, DecisionTally, FindingTally
 from recovery_ledger.projections.rows import (
     BootRow,
     DecisionRow,
@@ -123,6 +124,22 @@ class ProjectionStore:
         """Every decision row, in ledger-time order, without holding them all."""
         sql = _select_sql(DECISIONS, "", "observed_at, loop_id")
         return (from_values(DecisionRow, row) for row in self.db.stream(sql))
+
+    def decision_tallies(self, loop_id: str | None = None) -> list[DecisionTally]:
+        """The decisions (of one loop, or all) grouped as the audit counts them: hundreds
+        of rows, not a row per decision (the engine groups them, in C)."""
+        columns = ", ".join(TALLY_COLUMNS)
+        where, params = ("WHERE loop_id = ? ", (loop_id,)) if loop_id is not None else ("", ())
+        sql = (
+            f"SELECT {columns}, COUNT(*), CAST(SUM(token_revived) AS BIGINT) "
+            f"FROM {DECISIONS.name} {where}GROUP BY {columns}"
+        )
+        return [from_values(DecisionTally, row) for row in self.db.query(sql, params)]
+
+    def finding_tallies(self, loop_id: str | None = None) -> list[FindingTally]:
+        where, params = ("WHERE loop_id = ? ", (loop_id,)) if loop_id is not None else ("", ())
+        sql = f"SELECT boot_id, kind, COUNT(*) FROM {FINDINGS.name} {where}GROUP BY boot_id, kind"
+        return [FindingTally(str(b), str(k), int(n)) for b, k, n in self.db.query(sql, params)]
 
     def loops(self) -> list[LoopRow]:
         return self.select(LOOPS, LoopRow, order="registered_at, loop_id")

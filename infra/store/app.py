@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -20,6 +20,7 @@ from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
 from recovery_ledger.infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.open_loops import OpenLoopIndex
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500
@@ -71,13 +72,22 @@ class LedgerApp(Application[UUID]):
             start = page[-1].id + 1
 
     def loops(self) -> list[Loop]:
+        """Every loop, finalized ones included: their whole histories (not for the boot)."""
         return [
             self.repository.get(aggregate_id, projector_func=project_loop)
             for aggregate_id in self.loop_aggregate_ids()
         ]
 
-    def open_loops(self) -> list[Loop]:
-        return [loop for loop in self.loops() if not loop.is_finalized]
+    def open_loops(self, host_id: str | None = None) -> list[Loop]:
+        """Loops not finalized (of ``host_id``, or of every host), in registration order.
+
+        Read through the open-loop index kept with the events, so the cost follows the
+        open loops, never the ledger's history of finalized ones."""
+        index = cast(OpenLoopIndex, self.recorder)
+        return [
+            self.repository.get(aggregate_id, projector_func=project_loop)
+            for aggregate_id in index.open_loop_ids(host_id)
+        ]
 
     def current_token(self, loop_id: str) -> str:
         loop = self.get_loop(loop_id)
@@ -166,15 +176,28 @@ class LedgerApp(Application[UUID]):
         with self.conflicts_refused("the ledger was changed by another writer during boot"):
             self.save(*aggregates)
 
-    def shred_cleared_keys(self, loops: list[Loop] | None = None) -> int:
-        """Destroy data keys whose token the ledger says is cleared.
+    def shred_cleared_keys(self, host_id: str | None = None) -> int:
+        """Destroy data keys whose token the ledger says is cleared (of ``host_id``'s loops,
+        or of any host's).
 
-        The ledger records the clearing first and destroys the key after; a
-        crash in between leaves a key that this sweep removes on the next run.
+        The ledger records the clearing first and destroys the key after; a crash in
+        between leaves a key that this sweep removes on the next run. Only keys still on
+        disk are looked at, and an open loop always holds its token: the sweep loads no
+        loop at all unless such a crash happened.
         """
+        index = cast(OpenLoopIndex, self.recorder)
+        open_ids = set(index.open_loop_ids(None))
         shredded = 0
-        for loop in self.loops() if loops is None else loops:
-            if loop.token is None and self.keys.has_data_key(loop.id):
+        for aggregate_id in self.keys.data_key_ids():
+            if aggregate_id in open_ids:
+                continue
+            try:
+                loop: Loop = self.repository.get(aggregate_id, projector_func=project_loop)
+            except AggregateNotFoundError:
+                continue
+            if host_id is not None and loop.host_id != host_id:
+                continue
+            if loop.token is None:
                 self.keys.destroy_data_key(loop.id)
                 shredded += 1
         return shredded
