@@ -32,31 +32,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-BOOT_MODULES = (
-    "recovery_ledger.infra.cli.main",
-    "recovery_ledger.infra.cli.parser",
-    "recovery_ledger.infra.cli.context",
-    "recovery_ledger.infra.cli.boot_command",
-    "recovery_ledger.infra.store.app",
-    "recovery_ledger.infra.boot.service",
-    "recovery_ledger.infra.boot.wiring",
-    "recovery_ledger.infra.boot.report",
-    "recovery_ledger.infra.cloud.client",
-    "recovery_ledger.infra.boot.liveness",
-    "recovery_ledger.infra.cloud.runner_jwt",
-    "recovery_ledger.infra.cloud.url_policy",
-    "recovery_ledger.infra.boot.lock",
-    "recovery_ledger.infra.integrity.checkpoints",
-    "eventsourcing.sqlite",
-)
+
+def boot_imports(argv: list[str], env: dict[str, str]) -> str:
+    """``import ...`` of every module the boot command imports at top level, read from a
+    ``-X importtime`` run of that very command: the floor follows the code it measures."""
+    run = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True
+    )
+    names = []
+    for line in run.stderr.splitlines():
+        # "import time: self | cumulative | <two spaces per nesting level>name"
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1]
+            if name.startswith(" ") and not name.startswith("  ") and " " not in name.strip():
+                names.append(name.strip())
+    return "import " + ", ".join(dict.fromkeys(n for n in names if n != "__main__"))
 
 
-def boot_imports() -> str:
-    """Every module a 20-loop `boot --json` imports, as the command itself imports them."""
-    return "import " + ", ".join(BOOT_MODULES)
-
-
-def _env(ledger: Path) -> dict[str, str]:
+def env_for(ledger: Path) -> dict[str, str]:
     return {
         **os.environ,
         "RECOVERY_LEDGER_DB": str(ledger),
@@ -126,9 +119,21 @@ def check_examines(argv: list[str], env: dict[str, str], count: int) -> None:
 
 
 def wall(argv: list[str], env: dict[str, str]) -> float:
+    return timed(argv, env)[0]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child): on a machine shared with other work the CPU
+    time is the steadier of the two, so the cold start reports both."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 RAW_HTTPX = """
@@ -151,7 +156,7 @@ asyncio.run(main())
 def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, minimal_cloud(latency) as url:
         ledger, runner = prepare(Path(tmp), loops)
-        env = _env(ledger)
+        env = env_for(ledger)
         argv = _boot_argv(url, "--concurrency", str(concurrency))
         check_examines(argv, env, loops)
         times, raw = [], []
@@ -180,25 +185,23 @@ def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) 
 def bench_cold_start(repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, minimal_cloud(0.0) as url:
         ledger, runner = prepare(Path(tmp), 20)
-        env = _env(ledger)
+        env = env_for(ledger)
         boot = _boot_argv(url)
-        bare = [sys.executable, "-c", boot_imports()]
+        bare = [sys.executable, "-c", boot_imports(boot, env)]
         python = [sys.executable, "-c", "pass"]
         check_examines(boot, env, 20)
-        boot_t, bare_t, python_t = [], [], []
+        runs: dict[str, list[tuple[float, float]]] = {"boot": [], "bare": [], "python": []}
         for _ in range(repeat):  # interleaved, so drift hits all three alike
-            boot_t.append(wall(boot, env))
-            bare_t.append(wall(bare, env))
-            python_t.append(wall(python, env))
+            for name, argv in (("boot", boot), ("bare", bare), ("python", python)):
+                runs[name].append(timed(argv, env))
         runner.kill()
-    b, i, p = (statistics.median(t) for t in (boot_t, bare_t, python_t))
     print(f"cold start of `boot --json` with 20 loops (median of {repeat})")
-    print(
-        f"  boot {b * 1000:.0f} ms; bare import of its modules {i * 1000:.0f} ms; "
-        f"bare interpreter {p * 1000:.0f} ms"
-    )
-    print(f"  boot - bare import {(b - i) * 1000:.0f} ms; bare import - interpreter "
-          f"{(i - p) * 1000:.0f} ms")  # fmt: skip
+    for kind, index in (("wall", 0), ("CPU", 1)):
+        b, i, p = (statistics.median(t[index] for t in runs[n]) for n in runs)
+        print(
+            f"  {kind}: boot {b * 1000:.0f} ms; bare import of its modules {i * 1000:.0f} ms "
+            f"(floor + {(b - i) * 1000:.0f} ms); bare interpreter {p * 1000:.0f} ms"
+        )
 
 
 def bench_history(repeat: int) -> None:
@@ -210,12 +213,12 @@ def bench_history(repeat: int) -> None:
         empty = Path(tmp) / "empty.sqlite"
         shutil.copytree(str(cached) + ".keys", str(empty) + ".keys")
         argv = [sys.executable, "-m", "recovery_ledger", "boot", "--json"]
-        check_examines(argv, _env(cached), 0)
-        check_examines(argv, _env(empty), 0)
+        check_examines(argv, env_for(cached), 0)
+        check_examines(argv, env_for(empty), 0)
         full_t, empty_t = [], []
         for _ in range(repeat):
-            full_t.append(wall(argv, _env(cached)))
-            empty_t.append(wall(argv, _env(empty)))
+            full_t.append(wall(argv, env_for(cached)))
+            empty_t.append(wall(argv, env_for(empty)))
     f, e = statistics.median(full_t), statistics.median(empty_t)
     print(f"boot examining 0 loops (median of {repeat})")
     print(
