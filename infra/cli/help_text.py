@@ -85,6 +85,26 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "cloud": ("recovery-ledger cloud serve --port 8080",),
     "cloud serve": ("recovery-ledger cloud serve --port 8080",),
     "demo": ("recovery-ledger demo", "recovery-ledger demo --dir /tmp/rl-demo"),
+    "collector": (
+        "recovery-ledger collector enroll --ledger postgresql://db/fleet "
+        "--thumbprint T --name laptop-42",
+        "recovery-ledger collector serve --ledger postgresql://db/fleet --listen 0.0.0.0:8443 "
+        "--tls-cert cert.pem --tls-key key.pem",
+    ),
+    "collector enroll": (
+        "recovery-ledger key show --json   # on the desktop: ledger_key.thumbprint",
+        "recovery-ledger collector enroll --ledger postgresql://db/fleet "
+        "--thumbprint T --name laptop-42",
+    ),
+    "collector serve": (
+        "recovery-ledger collector serve --ledger postgresql://db/fleet",
+        "recovery-ledger collector serve --ledger postgresql://db/fleet --listen 0.0.0.0:8443 "
+        "--tls-cert cert.pem --tls-key key.pem",
+    ),
+    "ship": (
+        "recovery-ledger ship --to https://collector.example.com:8443",
+        "recovery-ledger ship --to https://collector.example.com:8443 --deadline 30 --json",
+    ),
     "help": ("recovery-ledger help exit-codes", "recovery-ledger help environment"),
     "completion": (
         "recovery-ledger completion bash > /etc/bash_completion.d/recovery-ledger",

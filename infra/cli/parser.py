@@ -357,8 +357,16 @@ def build_parser() -> OneLineParser:
         help="where to listen (default 127.0.0.1:8765; port 0 picks one); plain http only "
         "on a loopback address",
     )
-    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate, PEM (default: plain http, loopback only)",
+    )
+    p.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        help="the certificate's private key, PEM (default: none, with no --tls-cert)",
+    )
     p = _sub(
         collector_commands,
         "enroll",
