@@ -43,7 +43,7 @@ def cmd_collector_enroll(ctx: CommandContext) -> int:
     if ctx.json:
         emit_json(
             {
-                "schema_version": 1,
+                "schema_version": 1,  # docs/schemas/collector-enroll.schema.json
                 "thumbprint": ctx.args.thumbprint,
                 "name": ctx.args.name,
                 "enrolled": new,
@@ -86,7 +86,13 @@ def cmd_ship(ctx: CommandContext) -> int:
     finally:
         client.close()
     if ctx.json:
-        emit_json({"schema_version": 1, "shipped": result.shipped, "position": result.position})
+        emit_json(
+            {
+                "schema_version": 1,  # docs/schemas/ship.schema.json
+                "shipped": result.shipped,
+                "position": result.position,
+            }
+        )
     else:
         sys.stdout.write(
             f"shipped {result.shipped} events; the collector holds this ledger "
