@@ -10,7 +10,6 @@ from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
 from recovery_ledger.infra.cli.read_filters import host_names, read_filter, say_nothing_matches
 from recovery_ledger.infra.cli.table import paint
-from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.audit import (
     CSV_COLUMNS,
     AuditRange,
@@ -106,14 +105,11 @@ def _boot_view(boot: BootRow | None, boot_id: str) -> dict[str, Any]:
 
 
 def cmd_replay(ctx: CommandContext) -> int:
-    from recovery_ledger.domain.policies import UnknownPolicyError, get_policy
+    from recovery_ledger.domain.policies import get_policy
 
     args = ctx.args
     if args.policy is not None:
-        try:
-            get_policy(args.policy)
-        except UnknownPolicyError as error:
-            raise BadInputError(str(error)) from None
+        get_policy(args.policy)
     store = _store(ctx)
     loop_rows = store.loops()
     loops = {row.aggregate_id: row for row in loop_rows}
@@ -235,7 +231,8 @@ def cmd_zombies(ctx: CommandContext) -> int:
     store = _store(ctx)
     boots = {row.boot_id: row for row in store.boots()}
     wanted = read_filter(ctx.args, list(boots.values()), store.loops())
-    findings = [f for f in store.findings() if _admits_finding(wanted, f, boots.get(f.boot_id))]
+    recorded = store.findings() + _heartbeats_no_boot_will_answer(ctx, store, boots)
+    findings = [f for f in recorded if _admits_finding(wanted, f, boots.get(f.boot_id))]
     if not findings and wanted.active:
         say_nothing_matches("findings", ctx.args)
     views = [finding_view(f) for f in findings]
@@ -249,6 +246,39 @@ def cmd_zombies(ctx: CommandContext) -> int:
         wide=ctx.args.wide,
     )
     return 0
+
+
+def _heartbeats_no_boot_will_answer(
+    ctx: CommandContext, store: Any, boots: dict[str, BootRow]
+) -> list[Finding]:
+    """``interrupted_heartbeat`` for the newest boot as soon as it is over (contract section
+    6): the projection cannot know that a boot that never completed is dead, the boot lock
+    can. Tried without waiting; while a boot holds it, that boot may still get its answers."""
+    from recovery_ledger.infra.boot.lock import boot_lock
+    from recovery_ledger.infra.errors import LedgerBusyError
+    from recovery_ledger.infra.projection_store.schema import PENDING_HEARTBEAT
+    from recovery_ledger.projections.zombies import findings_for
+
+    if not boots:
+        return []
+    newest = max(boots.values(), key=lambda b: (b.started_at, b.boot_id))
+    if newest.completed_at is not None:
+        return []
+    pending = store.decisions(f"{PENDING_HEARTBEAT} AND boot_id = ?", (newest.boot_id,))
+    if not pending:
+        return []
+    try:
+        with boot_lock(ctx.location, newest.host_id):
+            pass
+    except LedgerBusyError:
+        return []
+    provenance = {row.aggregate_id: row.provenance for row in store.loops()}
+    return [
+        finding
+        for row in pending
+        for finding in findings_for(row, provenance=provenance[row.aggregate_id], boot_over=True)
+        if finding.kind == "interrupted_heartbeat"
+    ]
 
 
 def _admits_finding(wanted: ReadFilter, finding: Finding, boot: BootRow | None) -> bool:

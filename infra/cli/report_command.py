@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recovery_ledger.domain.observations import Provenance
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import human_time
 from recovery_ledger.infra.cli.read_filters import (
@@ -66,7 +67,9 @@ def _anchor(loop_id: str) -> str:
     return hashlib.sha256(loop_id.encode("utf-8")).hexdigest()[:16]
 
 
-def _decision_view(row: DecisionRow, provenance: str, findings: list[Finding]) -> dict[str, Any]:
+def _decision_view(
+    row: DecisionRow, provenance: Provenance, findings: list[Finding]
+) -> dict[str, Any]:
     replayed = replay_decision(row, provenance)
     runner = "alive" if row.alive else f"dead ({row.liveness_reason})"
     return {
@@ -132,7 +135,7 @@ def _loop_view(
     }
 
 
-def _verify(ctx: CommandContext, app: Any) -> dict[str, Any]:
+def _verify(app: Any) -> dict[str, Any]:
     from recovery_ledger.infra.integrity.verify import verify_ledger
 
     report = verify_ledger(app)
@@ -208,7 +211,7 @@ def build_context(ctx: CommandContext, app: Any, wanted: ReadFilter) -> dict[str
         "range_to": human_time(max(moments)) if moments else None,
         "hosts": [{"id": h, "name": n} for h, n in sorted(hosts.items(), key=lambda i: i[1])],
         "filters": filters_given(ctx.args),
-        "verify": _verify(ctx, app),
+        "verify": _verify(app),
         "event_count": store.position(),
         "generated_at": human_time(datetime.now(UTC)),
         "version": __version__,

@@ -13,13 +13,19 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoder
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.errors import LoopRefusal
-from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
-from recovery_ledger.domain.observations import PROVENANCES
+from recovery_ledger.domain.loop import (
+    Loop,
+    SealedToken,
+    TokenSource,
+    loop_aggregate_id,
+)
+from recovery_ledger.domain.observations import provenance_of
+from recovery_ledger.domain.runner_token import parse_runner_token
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
 from recovery_ledger.infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.open_loops import OpenLoopIndex
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
@@ -104,7 +110,7 @@ class LedgerApp(Application[UUID]):
         expires_at: datetime,
         fingerprint: str,
         token: str,
-        source: str,
+        source: TokenSource,
     ) -> SealedToken:
         sealed, key_id = self.sealer.seal(aggregate_id, jti, token)
         return SealedToken(jti, expires_at, fingerprint, sealed, key_id, source)
@@ -119,18 +125,13 @@ class LedgerApp(Application[UUID]):
         host_id: str,
         token: str,
     ) -> Loop:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
-
-        if provenance not in PROVENANCES:
-            raise BadInputError(
-                f"provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
-            )
+        declared = provenance_of(provenance)
         info = parse_runner_token(token)
         if self.find_loop(loop_id) is not None:
             raise BadInputError(f"loop {loop_id!r} is already registered")
         loop = Loop(
             loop_id=loop_id,
-            provenance=provenance,
+            provenance=declared,
             pid=pid,
             pid_start_time=pid_start_time,
             host_id=host_id,
@@ -145,16 +146,11 @@ class LedgerApp(Application[UUID]):
         return loop
 
     def record_token(self, loop_id: str, token: str) -> Loop:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
-
         info = parse_runner_token(token)
         loop = self.get_loop(loop_id)
-        with self.refusals_as_bad_input():
-            loop.issue_token(
-                self.seal_token(
-                    loop.id, info.jti, info.expires_at, info.fingerprint, token, "rotated"
-                )
-            )
+        loop.issue_token(
+            self.seal_token(loop.id, info.jti, info.expires_at, info.fingerprint, token, "rotated")
+        )
         with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
             self.save(loop)
         return loop
@@ -164,8 +160,7 @@ class LedgerApp(Application[UUID]):
         if not reason.strip():
             raise BadInputError("--reason must not be empty")
         loop = self.get_loop(loop_id)
-        with self.refusals_as_bad_input():
-            loop.finalize(reason, boot_id=None, cloud_last_word=None, by="host")
+        loop.finalize(reason, boot_id=None, cloud_last_word=None, by="host")
         with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
             self.save(loop)
         self.keys.destroy_data_key(loop.id)
@@ -209,14 +204,6 @@ class LedgerApp(Application[UUID]):
             yield
         except (IntegrityError, RecordConflictError):
             raise LedgerBusyError(f"{message}; nothing was written, try again") from None
-
-    @staticmethod
-    @contextmanager
-    def refusals_as_bad_input() -> Iterator[None]:
-        try:
-            yield
-        except LoopRefusal as refusal:
-            raise BadInputError(str(refusal)) from None
 
 
 def _head_signer(keys: KeyStore) -> Any:
