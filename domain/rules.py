@@ -67,12 +67,14 @@ def rule_in_words(
 
 def _unauthorized_rule(facts: LoopFacts, decision: Decision, pop_reason: str | None) -> str:
     if decision.outcome is not None and decision.outcome.reattach_mode is not None:
-        # A newer rule kept the loop although its token was rejected (a local key fault).
+        # v4: a local key fault never kills a live loop.
         return f"managed key {pop_reason or 'unusable'}: kept conservatively"
     if decision.policy == V1_LEGACY:
         return "v1-legacy: a 401 is always terminal, no PoP fallback"
     if facts.provenance == "user_created":
         return "user_created: no PoP fallback"
+    if pop_reason == "not_configured":
+        return "no managed key configured: no PoP fallback"
     if not facts.pop_available:
         return f"managed key {pop_reason or 'unavailable'}: no PoP fallback"
     return "token rejected (401): finalized"

@@ -149,7 +149,7 @@ class Ledger:
             )
         if pid <= 0:
             raise BadInputError(f"pid must be a positive integer, not {pid}")
-        _check_token(token)  # refuse bad input before touching the ledger
+        _check_token(token, loop_id)  # refuse bad input before touching the ledger
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -163,10 +163,34 @@ class Ledger:
             token=token,
         )
 
+    def registered_as(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop | None:
+        """The loop when it is already registered with this provenance, pid, process start
+        time and token (contract section 5: registering it again is a no-op); else None."""
+        import hashlib
+
+        from recovery_ledger.infra.boot.liveness import process_start_time
+
+        _check_token(token, check_loop_id(loop_id))  # bad input refused before the ledger
+        try:
+            start_time = process_start_time(pid)
+        except Exception:
+            raise BadInputError(f"no running process with pid {pid}") from None
+        loop = self.app(create=True).find_loop(loop_id)
+        if loop is None or loop.token is None:
+            return None
+        fingerprint = hashlib.sha256(token.encode("ascii")).hexdigest()
+        same = (loop.provenance, loop.pid, loop.pid_start_time, loop.token.fingerprint) == (
+            provenance,
+            pid,
+            start_time,
+            fingerprint,
+        )
+        return loop if same else None
+
     def record_token(self, loop_id: str, token: str) -> Loop:
         """Record a runner token the host obtained while the loop ran."""
         app = self.app()
-        _check_token(token)
+        _check_token(token, loop_id)
         return app.record_token(check_loop_id(loop_id), token)
 
     def finalize_loop(self, loop_id: str, reason: str) -> Loop:
@@ -285,11 +309,13 @@ def check_loop_id(loop_id: str) -> str:
     return loop_id
 
 
-def _check_token(token: str) -> None:
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
+def _check_token(token: str, loop_id: str) -> None:
+    """The rule every adopted runner token obeys, revived ones included (one place:
+    ``accept_runner_token``)."""
+    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
 
     try:
-        parse_runner_token(token)
+        accept_runner_token(token, loop_id)
     except MalformedToken as error:
         raise BadInputError(f"the runner token is not a well-formed JWT: {error}") from None
 

@@ -22,3 +22,15 @@ class LedgerUnreadableError(LedgerError):
 
 class TokenUnavailableError(LedgerError):
     """The token cannot be produced: cleared, shredded, or its key is missing (exit 4)."""
+
+
+class MissingExtraError(LedgerError):
+    """This install lacks an optional part the command needs (exit 4)."""
+
+
+class UploadRefusedError(LedgerError):
+    """The collector refused an upload; nothing of it was stored (exit 6)."""
+
+
+class CollectorUnreachableError(LedgerError):
+    """The collector could not be reached or did not answer in time; nothing lost (exit 7)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from recovery_ledger.domain.loop import Loop
 from recovery_ledger.infra.cli.context import CommandContext
-from recovery_ledger.infra.cli.output import emit_json, emit_table, iso
+from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
 from recovery_ledger.infra.cli.stdin_token import read_token_from_stdin
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.rows import LoopRow, loop_after
@@ -26,9 +26,16 @@ def _parse_pid(text: str) -> int:
 
 def cmd_loop_register(ctx: CommandContext) -> int:
     pid = _parse_pid(ctx.args.pid)
-    loop = ctx.ledger.register_loop(
-        ctx.args.loop, pid=pid, provenance=ctx.args.provenance, token=read_token_from_stdin()
-    )
+    token = read_token_from_stdin()
+    args = dict(pid=pid, provenance=ctx.args.provenance, token=token)
+    same = ctx.ledger.registered_as(ctx.args.loop, **args)
+    if same is not None:  # the host retried: nothing to write
+        message = (
+            f"loop {same.loop_id} is already registered with this pid and token; nothing written"
+        )
+        _report(ctx, same, message)
+        return 0
+    loop = ctx.ledger.register_loop(ctx.args.loop, **args)
     _report(ctx, loop, f"registered loop {loop.loop_id} (pid {pid})")
     return 0
 
@@ -125,7 +132,7 @@ def _report(ctx: CommandContext, loop: Loop, message: str) -> None:
     """The loop as ``loops --json`` shows it: folded from its own events by the same
     function the projection uses, so the two can never drift apart."""
     if not ctx.json:
-        print(message)
+        print(terminal_safe(message))  # a loop id and a host's reason are recorded text
         return
     row: LoopRow | None = None
     for event in ctx.open().events.get(loop.id):

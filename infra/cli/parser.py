@@ -339,6 +339,61 @@ def build_parser() -> OneLineParser:
     p.add_argument("--port", type=int, default=0, help="port to listen on (0: any free one)")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
 
+    # -- fleet (docs/contract.md section 8) --------------------------------------------
+    collector = commands.add_parser("collector", help="the fleet's collector")
+    collector_commands = collector.add_subparsers(
+        dest="collector_command", required=True, parser_class=OneLineParser
+    )
+    p = _sub(
+        collector_commands,
+        "serve",
+        "recovery_ledger.infra.cli.fleet_commands:cmd_collector_serve",
+        "run the collector until SIGTERM/SIGINT; prints its URL first",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8765",
+        help="where to listen (default 127.0.0.1:8765; port 0 picks one); plain http only "
+        "on a loopback address",
+    )
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    p = _sub(
+        collector_commands,
+        "enroll",
+        "recovery_ledger.infra.cli.fleet_commands:cmd_collector_enroll",
+        "let the installation with this ledger key thumbprint upload, under a host name",
+    )
+    p.add_argument("--thumbprint", required=True, metavar="T", help="from `key show`")
+    p.add_argument("--name", required=True, metavar="NAME", help="the host name it uploads as")
+    p = _sub(
+        commands,
+        "ship",
+        "recovery_ledger.infra.cli.fleet_commands:cmd_ship",
+        "send the collector every event it has not acknowledged (run after boot)",
+    )
+    p.add_argument("--to", required=True, metavar="URL", help="the collector's URL")
+    p.add_argument(
+        "--deadline",
+        metavar="S",
+        type=float,
+        default=60.0,
+        help="give up (exit 7, nothing lost) after S seconds (default 60)",
+    )
+    p.add_argument(
+        "--batch",
+        metavar="N",
+        type=int,
+        default=1000,
+        help="events per upload, at most, where the signed checkpoints allow (default 1000)",
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="trust this CA bundle for the collector's certificate (default: httpx's)",
+    )
+
     p = _sub(
         commands,
         "demo",

@@ -9,6 +9,7 @@ from typing import Any
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import emit_json, emit_table, iso, terminal_safe
 from recovery_ledger.infra.cli.read_filters import host_names, read_filter, say_nothing_matches
+from recovery_ledger.infra.cli.table import paint
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.audit import (
     CSV_COLUMNS,
@@ -23,6 +24,7 @@ from recovery_ledger.projections.rows import BootRow, DecisionRow
 from recovery_ledger.projections.zombies import Finding
 
 SCHEMA_VERSION = 1
+DIFF = "difference"
 
 
 def _store(ctx: CommandContext):  # type: ignore[no-untyped-def]
@@ -184,9 +186,9 @@ def _print_timeline(
             print(f"      because {r.recorded_rule}")
             if not r.matches:
                 label = f"{policy} would have" if policy else "re-derived differs"
-                print(f"    !! {label}: {r.derived.describe()}, because {r.rule}")
+                print(paint(f"    !! {label}: {r.derived.describe()}, because {r.rule}", DIFF))
                 for difference in r.differences():
-                    print(f"       - {difference}")
+                    print(paint(f"       - {difference}", DIFF))
 
 
 def _timeline_line(row: DecisionRow) -> str:

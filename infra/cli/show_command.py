@@ -8,12 +8,14 @@ from typing import Any
 
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.loop_commands import loop_row_view
-from recovery_ledger.infra.cli.output import emit_json, iso, terminal_safe
+from recovery_ledger.infra.cli.output import emit_json, human_time, iso, terminal_safe
 from recovery_ledger.infra.cli.read_commands import finding_view
 from recovery_ledger.infra.cli.read_filters import host_names, read_filter, say_nothing_matches
+from recovery_ledger.infra.cli.table import paint
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.projections.filters import ReadFilter, short_id
 from recovery_ledger.projections.replay import ReplayedDecision, replay_decision, what_ifs
+from recovery_ledger.projections.rows import BootRow
 from recovery_ledger.projections.story import StoryEntry, loop_story
 
 SCHEMA_VERSION = 1
@@ -85,14 +87,32 @@ def cmd_show_loop(ctx: CommandContext) -> int:
             }
         )
         return 0
-    _print_story(row.loop_id, loop_row_view(row), hosts, story, [finding_view(f) for f in findings])
+    _print_story(
+        row.loop_id,
+        loop_row_view(row),
+        hosts,
+        {b.boot_id: b for b in boots},
+        story,
+        [finding_view(f) for f in findings],
+    )
     return 0
+
+
+def _boot_heading(boot_id: str, boot: BootRow | None) -> str:
+    if boot is None:
+        return f"boot {short_id(boot_id)}"
+    state = "completed" if boot.completed_at else "interrupted"
+    return terminal_safe(
+        f"boot {short_id(boot_id)} ({boot.policy}, host {boot.host_name}, "
+        f"started {human_time(boot.started_at)}, {state})"
+    )
 
 
 def _print_story(
     loop_id: str,
     loop: dict[str, Any],
     hosts: dict[str, str],
+    boots: dict[str, BootRow],
     story: list[StoryEntry],
     findings: list[dict[str, Any]],
 ) -> None:
@@ -109,18 +129,20 @@ def _print_story(
     current_boot: str | None = None
     for entry in story:
         if entry.boot_id != current_boot and entry.boot_id is not None:
-            print(f"boot {short_id(entry.boot_id)}")
+            print(_boot_heading(entry.boot_id, boots.get(entry.boot_id)))
         current_boot = entry.boot_id
         indent = "  " if entry.boot_id is not None else ""
         print(f"{indent}{iso(entry.at)}  {terminal_safe(entry.summary)}")
         for other in entry.what_ifs:
-            print(
+            line = (
                 f"{indent}    {other.policy} would have: {other.derived.describe()}, "
                 f"because {other.rule}"
             )
+            print(paint(line, "difference"))
     print(f"findings: {len(findings) or 'none'}")
     for finding in findings:
-        print(
+        line = (
             f"  !! {finding['kind']} in boot {short_id(finding['boot_id'])}: "
             f"{terminal_safe(finding['detail'])}"
         )
+        print(paint(line, "finding"))

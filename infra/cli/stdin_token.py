@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from recovery_ledger.infra.cloud.runner_jwt import MAX_TOKEN_BYTES as _MAX_TOKEN_BYTES
 from recovery_ledger.infra.errors import BadInputError
-
-_MAX_TOKEN_BYTES = 16 * 1024
 
 
 def read_token_from_stdin() -> str:
+    """The raw token on stdin; ``bootstrap`` holds it to the rules of a runner token."""
     if sys.stdin is None or sys.stdin.isatty():
         raise BadInputError("the runner token must come on stdin (e.g. `... < token.jwt`)")
     raw = sys.stdin.buffer.read(_MAX_TOKEN_BYTES + 1)

@@ -73,6 +73,13 @@ def colour_wanted(stream: TextIO) -> bool:
     return stream.isatty()
 
 
+def paint(text: str, mark: str | None) -> str:
+    """``text`` in the colour of ``mark`` when stdout is a colour terminal; else as is."""
+    if mark not in _COLOURS or not colour_wanted(sys.stdout):
+        return text
+    return f"{_COLOURS[mark]}{text}{_RESET}"
+
+
 def render_terminal(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from recovery_ledger.domain.observations import CLOUD_STATUSES, HeartbeatAnswer, StatusAnswer
-from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
+from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
 from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -150,7 +150,7 @@ class CloudClient:
             return HeartbeatResult(HeartbeatAnswer(None, error="network"))
         if code != 200:
             return HeartbeatResult(HeartbeatAnswer(code))
-        return _heartbeat_200(_json_object(raw), now)
+        return _heartbeat_200(_json_object(raw), loop_id, now)
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext | bool:
@@ -172,7 +172,7 @@ def _json_object(body: bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _heartbeat_200(document: dict[str, Any] | None, now: datetime) -> HeartbeatResult:
+def _heartbeat_200(document: dict[str, Any] | None, loop_id: str, now: datetime) -> HeartbeatResult:
     malformed = HeartbeatResult(HeartbeatAnswer(200, error="malformed"))
     if document is None or not isinstance(document.get("revived"), bool):
         return malformed
@@ -182,7 +182,7 @@ def _heartbeat_200(document: dict[str, Any] | None, now: datetime) -> HeartbeatR
     if not (isinstance(token, str) and isinstance(jti, str) and isinstance(expires_at, str)):
         return malformed
     try:
-        info = parse_runner_token(token)
+        info = accept_runner_token(token, loop_id)  # the rules of a token on stdin
         datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
     except (MalformedToken, ValueError):
         return malformed

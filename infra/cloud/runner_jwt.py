@@ -14,6 +14,18 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+MAX_TOKEN_BYTES = 16 * 1024
+
+# The JWS algorithms of the IANA registry (RFC 7518, RFC 8037, RFC 8812) that sign: a token
+# whose header names anything else, ``none`` above all, is not a runner token.
+JWS_ALGORITHMS = frozenset(
+    {
+        *("HS256", "HS384", "HS512", "RS256", "RS384", "RS512"),
+        *("ES256", "ES384", "ES512", "PS256", "PS384", "PS512"),
+        *("EdDSA", "ES256K", "Ed25519", "Ed448"),
+    }
+)
+
 
 class MalformedToken(ValueError):
     """The text is not a well-formed runner JWT; the message names why, never the text."""
@@ -48,7 +60,26 @@ def _json_object(raw: bytes, what: str) -> dict[str, object]:
     return value
 
 
+def accept_runner_token(text: str, loop_id: str) -> RunnerTokenInfo:
+    """The one rule for every runner token the ledger adopts, from stdin or revived by the
+    cloud (contract section 5): at most 16 KiB, well-formed, signed with a real algorithm
+    (never ``none``), and naming this loop when it names one in ``sub``."""
+    if len(text) > MAX_TOKEN_BYTES:
+        raise MalformedToken(f"a runner token is at most {MAX_TOKEN_BYTES} bytes")
+    header, payload, info = _parse(text)
+    if header.get("alg") not in JWS_ALGORITHMS:
+        raise MalformedToken("header alg is not a JWS signing algorithm")
+    if "sub" in payload and payload["sub"] != loop_id:
+        raise MalformedToken("payload sub names another loop")
+    return info
+
+
 def parse_runner_token(text: str) -> RunnerTokenInfo:
+    """Shape only: for a token the ledger already holds (``accept_runner_token`` let it in)."""
+    return _parse(text)[2]
+
+
+def _parse(text: str) -> tuple[dict[str, object], dict[str, object], RunnerTokenInfo]:
     if not text or not text.isascii() or text != text.strip():
         raise MalformedToken("a JWT is non-empty ASCII without surrounding whitespace")
     parts = text.split(".")
@@ -70,4 +101,4 @@ def parse_runner_token(text: str) -> RunnerTokenInfo:
     except (OverflowError, OSError, ValueError):
         raise MalformedToken("payload exp is out of range") from None
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()
-    return RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)
+    return header, payload, RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)

@@ -88,6 +88,11 @@ class CheckpointSigner:
         key = self._load(create=False)
         return None if key is None else ed25519_public_jwk(key.public_key())
 
+    def existing_key(self) -> Any:
+        """The private key, for signing requests as this installation (``ship``); None
+        when the key directory holds none. Never creates one."""
+        return self._load(create=False)
+
     def sign(self, message: bytes) -> tuple[bytes, str]:
         key = self._load(create=True)
         return key.sign(message), key_id_of(key.public_key())

@@ -18,7 +18,8 @@ class Fault:
     ``hang``: never answer in any useful time; ``drop``: close the connection unanswered;
     ``body``: answer 200 with this raw body; ``oversized_mb``: a 200 body of that size;
     ``revived_false``: heartbeat 200 ``{"revived": false}``; ``malformed``: a revived
-    answer whose token is bad (``jti_mismatch``, ``expired``, ``not_jwt``);
+    answer whose token is bad (``jti_mismatch``, ``expired``, ``not_jwt``, ``alg_none``,
+    ``wrong_sub``, ``oversized_token`` of 60 KB);
     ``times``: only the next N matching requests (None: until cleared).
     """
 

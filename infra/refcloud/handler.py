@@ -207,8 +207,28 @@ class CloudHandler(BaseHTTPRequestHandler):
             jti = jti + "-not-this-one"
         elif malformed == "not_jwt":
             token = "this-is-not-a-jwt"  # noqa: S105 - a deliberate fault, not a secret
+        elif malformed == "wrong_sub":
+            token = cloud.authority.issue("another-loop", 3600, jti=jti).token
+        elif malformed in ("alg_none", "oversized_token"):
+            token = _reshaped(token, malformed)
         expires = datetime.fromtimestamp(issued.expires_at, UTC).isoformat().replace("+00:00", "Z")
         self._send_json(200, {"revived": True, "token": token, "jti": jti, "expires_at": expires})
+
+
+def _reshaped(token: str, fault: str) -> str:
+    """The token with its header saying ``alg: none``, or its payload padded past 16 KiB;
+    the other parts kept, so that only the one rule it breaks can refuse it."""
+    import base64
+
+    def b64(document: dict[str, Any]) -> str:
+        raw = json.dumps(document).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header, payload, signature = token.split(".")
+    if fault == "alg_none":
+        return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.{signature}"
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"{header}.{b64({**claims, 'pad': 'x' * 60_000})}.{signature}"
 
 
 def _body_ok(body: bytes, loop_id: str, jti: str) -> bool:

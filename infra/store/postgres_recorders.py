@@ -86,3 +86,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._signed = self.head_signer.sign_head(position, count, head)
         curs.execute(self._insert_checkpoint, self._signed.row())
         return ids
+
+    def insert_in_transaction(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    ) -> tuple[Sequence[int], Checkpoint]:
+        """Insert events, their chain links and the signed head inside the caller's open
+        transaction, so that they commit or roll back with the caller's own statements (the
+        collector's). The caller hands the head to ``head_signer.committed`` after commit.
+
+        ``_signed`` is read back at once: the events table's lock, held from the insert to
+        the commit, keeps any other thread out of this recorder's insert meanwhile."""
+        self._insert_stored_events(curs, stored_events)
+        ids = self._fetch_ids_after_insert_events(curs, stored_events)
+        signed = self._signed
+        assert ids is not None and len(ids) == len(stored_events) and signed is not None
+        return ids, signed

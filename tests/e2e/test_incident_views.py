@@ -259,3 +259,15 @@ def test_wide_characters_stay_aligned_and_recorded_text_is_escaped(
     assert len(columns) == 1, table  # PROVENANCE starts at the same cell on every row
     story = run_in_terminal("show", "loop", "plain-loop", columns=200, env=env)
     assert "\x1b[2J" not in story and "bye\\x1b[2J\\x1b[31mred" in story
+
+
+def test_differences_and_findings_are_highlighted_on_a_colour_terminal(
+    built: dict[str, str],
+) -> None:
+    replay = run_in_terminal("replay", "--policy", "v1-legacy", columns=200, env=built)
+    [line] = [line for line in replay.splitlines() if "v1-legacy would have" in line]
+    assert line.startswith("\x1b[33m") and line.endswith("\x1b[0m")
+    story = run_in_terminal("show", "loop", "revivable", columns=200, env=built)
+    assert "\x1b[33m" in story
+    plain = run_in_terminal("replay", "--policy", "v1-legacy", env={**built, "NO_COLOR": "1"})
+    assert "\x1b" not in plain and "v1-legacy would have" in plain

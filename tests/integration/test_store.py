@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 def make_token(jti: str, ttl_s: int = 3600) -> str:
     return jwt.encode(
-        {"jti": jti, "exp": int(time.time()) + ttl_s, "sub": "runner"},
+        {"jti": jti, "exp": int(time.time()) + ttl_s},
         "a-test-signing-secret-of-at-least-32-bytes",
         algorithm="HS256",
     )

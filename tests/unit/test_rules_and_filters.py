@@ -24,7 +24,7 @@ def rule(
     pop_reason: str = "available",
     heartbeat: HeartbeatAnswer | None = None,
 ) -> str:
-    facts = LoopFacts(provenance, alive, status, pop)  # type: ignore[arg-type]
+    facts = LoopFacts(provenance, alive, status, pop, pop_reason)  # type: ignore[arg-type]
     decide = get_policy(policy)
     decision = decide(facts, None)
     if decision.post_heartbeat:
@@ -43,6 +43,16 @@ def rule(
             "managed key missing: no PoP fallback",
         ),
         ("v1-legacy", {}, "v1-legacy: a 401 is always terminal, no PoP fallback"),
+        (
+            "v4-key-guarded",
+            {"pop": False, "pop_reason": "insecure_mode"},
+            "managed key insecure_mode: kept conservatively",
+        ),
+        (
+            "v4-key-guarded",
+            {"pop": False, "pop_reason": "not_configured"},
+            "no managed key configured: no PoP fallback",
+        ),
         (
             "v3-pop-guarded",
             {"heartbeat": HeartbeatAnswer(200, revived=True)},
@@ -102,7 +112,7 @@ def test_the_rule_on_a_401_in_words(
     ],
 )
 def test_the_rule_without_a_401_in_words(status: StatusAnswer, alive: bool, expected: str) -> None:
-    for policy in ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded"):
+    for policy in ("v1-legacy", "v2-pop-unguarded", "v3-pop-guarded", "v4-key-guarded"):
         assert rule(policy, status, alive=alive) == expected
 
 

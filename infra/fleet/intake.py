@@ -1,0 +1,256 @@
+"""The collector's store: verify, then store exactly once.
+
+Everything happens in one PostgreSQL transaction that holds the installation's row lock
+(so two ships of one host queue here): the installation is enrolled, the request id is
+new, the head is signed by the enrolled key and the events chain from the upload's
+starting point to exactly that head (``check_upload``), and, against what the collector
+holds, the upload starts inside the acknowledged
+history, every link it shares with that history is the same (else the desktop was rolled
+back or forked), and only the events past it are stored, with their links, the head, the
+new acknowledgement and the request id, in the same transaction. A crash of the collector
+or of the connection at any instant leaves either all of it or none of it; the next upload
+resumes from what was committed. ``(installation, seq)`` is a primary key and the events'
+``(originator_id, version)`` is unique: storing twice is impossible, not just avoided.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eventsourcing.persistence import IntegrityError as LibraryIntegrityError
+from psycopg.sql import SQL, Identifier
+
+from recovery_ledger.infra.fleet.batch_check import check_upload
+from recovery_ledger.infra.fleet.protocol import Acknowledgement, Upload
+from recovery_ledger.infra.fleet.refusals import Refusal
+from recovery_ledger.infra.fleet.request_auth import MAX_SKEW_S, Requester
+from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.infra.store.chain import GENESIS
+from recovery_ledger.infra.store.heads import Checkpoint
+
+
+@dataclass(frozen=True)
+class Installation:
+    installation: int
+    host_name: str
+    acked_count: int
+    acked_position: int
+    acked_head: bytes
+
+
+class Intake:
+    def __init__(self, app: LedgerApp) -> None:
+        self.app = app
+        self.recorder: Any = cast(Any, app.recorder)  # the chained PostgreSQL recorder
+        self.datastore: Any = self.recorder.datastore
+        self._witness_lock = threading.Lock()
+        self._witnessed = 0
+        schema = Identifier(self.datastore.schema)
+        self._sql = {
+            name: SQL(text).format(s=schema)
+            for name, text in {
+                "lock": "SELECT installation, host_name, acked_count, acked_position, acked_head "
+                "FROM {s}.fleet_installations WHERE thumbprint = %s FOR UPDATE",
+                "find": "SELECT installation, host_name, acked_count, acked_position, acked_head "
+                "FROM {s}.fleet_installations WHERE thumbprint = %s",
+                "nonce": "INSERT INTO {s}.fleet_nonces (installation, jti) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                "links": "SELECT seq, source_link FROM {s}.fleet_events "
+                "WHERE installation = %s AND seq >= %s AND seq <= %s ORDER BY seq",
+                "event": "INSERT INTO {s}.fleet_events (installation, seq, source_position, "
+                "notification_id, source_link) VALUES (%s, %s, %s, %s, %s)",
+                "head": "INSERT INTO {s}.fleet_heads (installation, event_count, position, head, "
+                "signed_at, key_id, signature) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                "ack": "UPDATE {s}.fleet_installations SET acked_count = %s, acked_position = %s, "
+                "acked_head = %s, reported_count = %s, last_upload_at = now(), "
+                "public_jwk = COALESCE(public_jwk, %s) WHERE installation = %s",
+                "seen": "UPDATE {s}.fleet_installations SET reported_count = %s, "
+                "last_upload_at = now(), public_jwk = COALESCE(public_jwk, %s) "
+                "WHERE installation = %s",
+                "refusal": "INSERT INTO {s}.fleet_refusals (installation, thumbprint, reason, "
+                "message) VALUES ((SELECT installation FROM {s}.fleet_installations "
+                "WHERE thumbprint = %s), %s, %s, %s)",
+                "forget": "DELETE FROM {s}.fleet_nonces WHERE seen_at < now() - %s::interval",
+            }.items()
+        }
+
+    # -- answering ------------------------------------------------------------------
+
+    def position(self, requester: Requester) -> Acknowledgement:
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(self._sql["find"], (requester.thumbprint,)).fetchone()
+        installation = _installation(row, requester.thumbprint)
+        return _ack(installation, 0)
+
+    def accept(self, requester: Requester, upload: Upload) -> Acknowledgement:
+        """Store what the upload adds to the installation's history, or raise Refusal."""
+        try:
+            with (
+                self.datastore.get_connection() as conn,
+                conn.transaction(),
+                conn.cursor() as curs,
+            ):
+                ack, signed = self._store(curs, requester, upload)
+        except LibraryIntegrityError:
+            raise Refusal(
+                "conflict",
+                "an event of this upload is already stored for another installation "
+                "(same aggregate and version); nothing was stored",
+            ) from None
+        if signed is not None:
+            self._witness(signed)
+        return ack
+
+    def _witness(self, signed: Checkpoint) -> None:
+        """Move the collector ledger's own witness forward, never back: uploads commit in
+        any order across threads, and the witness file is one file."""
+        with self._witness_lock:
+            if signed.event_count > self._witnessed:
+                self.recorder.head_signer.committed(signed)
+                self._witnessed = signed.event_count
+
+    def record_refusal(self, thumbprint: str | None, refusal: Refusal) -> None:
+        """Keep the refusal as evidence (a rollback in particular); best effort."""
+        with self.datastore.get_connection() as conn:
+            conn.execute(
+                self._sql["refusal"],
+                (thumbprint, thumbprint, refusal.reason, refusal.message),
+            )
+
+    def forget_old_nonces(self) -> None:
+        with self.datastore.get_connection() as conn:
+            conn.execute(self._sql["forget"], (f"{4 * MAX_SKEW_S} seconds",))
+
+    def ping(self) -> None:
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT 1")
+
+    # -- storing, under the installation's row lock ---------------------------------
+
+    def _store(
+        self, curs: Any, requester: Requester, upload: Upload
+    ) -> tuple[Acknowledgement, Checkpoint | None]:
+        curs.execute(self._sql["lock"], (requester.thumbprint,))
+        installation = _installation(curs.fetchone(), requester.thumbprint)
+        curs.execute(self._sql["nonce"], (installation.installation, requester.jti))
+        if curs.rowcount != 1:
+            raise Refusal("replayed", "this signed request was already used")
+        # Checked under the lock: it holds only this installation's uploads, and an
+        # installation that is not enrolled costs no verification.
+        links = check_upload(upload, requester.public_key, self.app.mapper)
+        self._check_continues(curs, installation, upload, links)
+        new = [
+            (seq, shipped, link)
+            for seq, shipped, link in zip(
+                range(upload.after_count + 1, upload.end_count + 1),
+                upload.events,
+                links,
+                strict=True,
+            )
+            if seq > installation.acked_count
+        ]
+        jwk = json.dumps(requester.jwk)
+        if not new:
+            curs.execute(self._sql["seen"], (upload.local_count, jwk, installation.installation))
+            return _ack(installation, 0), None
+        ids, signed = self.recorder.insert_in_transaction(
+            curs, [shipped.stored for _, shipped, _ in new]
+        )
+        curs.executemany(
+            self._sql["event"],
+            [
+                (installation.installation, seq, shipped.position, notification_id, link)
+                for (seq, shipped, link), notification_id in zip(new, ids, strict=True)
+            ],
+        )
+        head = upload.head
+        assert head is not None
+        curs.execute(
+            self._sql["head"],
+            (
+                installation.installation,
+                head.event_count,
+                head.position,
+                head.head,
+                head.signed_at,
+                head.key_id,
+                head.signature,
+            ),
+        )
+        last_seq, last, last_link = new[-1]
+        curs.execute(
+            self._sql["ack"],
+            (
+                last_seq,
+                last.position,
+                last_link,
+                upload.local_count,
+                jwk,
+                installation.installation,
+            ),
+        )
+        return Acknowledgement(last_seq, last.position, last_link, len(new)), signed
+
+    def _check_continues(
+        self, curs: Any, installation: Installation, upload: Upload, links: list[bytes]
+    ) -> None:
+        acked = installation.acked_count
+        if upload.after_count > acked:
+            raise Refusal(
+                "gap",
+                f"the upload starts after event {upload.after_count}; the collector holds "
+                f"{acked} of this installation",
+            )
+        # Every link the upload shares with the acknowledged history must be the same.
+        claimed = {upload.after_count: upload.after_head}
+        claimed.update(zip(range(upload.after_count + 1, upload.end_count + 1), links, strict=True))
+        held = {0: GENESIS}
+        low, high = upload.after_count, min(acked, upload.end_count)
+        if high >= max(low, 1):
+            curs.execute(self._sql["links"], (installation.installation, max(low, 1), high))
+            held.update((int(row["seq"]), bytes(row["source_link"])) for row in curs.fetchall())
+        for seq in range(low, high + 1):
+            if claimed[seq] != held.get(seq):
+                raise Refusal(
+                    "rolled_back",
+                    f"this installation's ledger differs from what the collector acknowledged "
+                    f"at event {seq} of {acked}: it was restored from an older copy or forked",
+                )
+        if upload.newest and upload.head is not None and upload.head.event_count < acked:
+            raise Refusal(
+                "rolled_back",
+                f"this installation's ledger holds {upload.head.event_count} signed events; "
+                f"the collector acknowledged {acked}: it was rolled back",
+            )
+        if upload.newest and upload.head is None and acked > 0:
+            raise Refusal(
+                "rolled_back",
+                f"this installation's ledger is empty; the collector acknowledged {acked} "
+                "events: it was wiped or replaced",
+            )
+
+
+def _installation(row: Any, thumbprint: str) -> Installation:
+    if row is None:
+        raise Refusal(
+            "not_enrolled",
+            f"no installation with ledger key thumbprint {thumbprint} is enrolled "
+            "(collector enroll --thumbprint ...)",
+        )
+    return Installation(
+        int(row["installation"]),
+        str(row["host_name"]),
+        int(row["acked_count"]),
+        int(row["acked_position"]),
+        bytes(row["acked_head"]),
+    )
+
+
+def _ack(installation: Installation, stored: int) -> Acknowledgement:
+    return Acknowledgement(
+        installation.acked_count, installation.acked_position, installation.acked_head, stored
+    )

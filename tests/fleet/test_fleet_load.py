@@ -1,0 +1,72 @@
+"""Load: 200 simulated installations, a few hundred events each, shipping at once to one
+real collector over loopback. Every event is stored exactly once, every installation's
+history is acknowledged whole, and a second round ships nothing. Bounded: each ship has a
+deadline, and the whole round must finish within it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from recovery_ledger.infra.fleet.client import CollectorClient
+from recovery_ledger.infra.fleet.shipper import ShipResult, ship
+
+from .collector_process import collector_ledger, running_collector
+from .simulated_host import SimulatedHost
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.load]
+
+HOSTS = 200
+LOOPS_PER_HOST = 150  # two events each: 300 events per installation, 60,000 in all
+BATCH = 100
+DEADLINE_S = 120.0
+
+
+def ship_all(url: str, hosts: list[SimulatedHost]) -> dict[str, ShipResult | Exception]:
+    results: dict[str, ShipResult | Exception] = {}
+    start = threading.Barrier(len(hosts))
+
+    def one(host: SimulatedHost) -> None:
+        start.wait()
+        client = CollectorClient(url, host.key, DEADLINE_S)
+        try:
+            results[host.name] = ship(host, client, BATCH)
+        except Exception as error:
+            results[host.name] = error
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=one, args=(host,), daemon=True) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE_S)
+    return results
+
+
+def test_200_installations_shipping_at_once_store_every_event_exactly_once(tmp_path: Path) -> None:
+    hosts = [
+        SimulatedHost(f"desk-{i:03d}", LOOPS_PER_HOST, events_per_checkpoint=10)
+        for i in range(HOSTS)
+    ]
+    with collector_ledger(tmp_path) as ledger:
+        ledger.enroll("A" * 43, "placeholder")
+        for host in hosts:
+            ledger.enroll_quickly(host.thumbprint, host.name)
+        with running_collector(ledger) as collector:
+            first = ship_all(collector.url, hosts)
+            second = ship_all(collector.url, hosts)
+            assert collector.stop() == 0
+        per_host = 2 * LOOPS_PER_HOST
+        assert first == {h.name: ShipResult(per_host, per_host) for h in hosts}
+        assert second == {h.name: ShipResult(0, per_host) for h in hosts}
+        assert ledger.stored_events() == HOSTS * per_host
+        assert ledger.query(
+            "SELECT COUNT(*), COUNT(DISTINCT (installation, seq)), COUNT(DISTINCT notification_id) "
+            "FROM fleet_events"
+        ) == [(HOSTS * per_host,) * 3]
+        assert ledger.query(
+            "SELECT COUNT(*) FROM fleet_installations WHERE acked_count = %s", per_host
+        ) == [(HOSTS,)]
