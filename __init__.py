@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from recovery_ledger.domain.errors import DomainError
     from recovery_ledger.infra.boot.report import boot_document
     from recovery_ledger.infra.boot.service import BootResult
     from recovery_ledger.infra.bootstrap import BootOptions, Ledger, boot, open_ledger
@@ -31,6 +32,7 @@ _PUBLIC = {
     "BootOptions": "recovery_ledger.infra.bootstrap",
     "BootResult": "recovery_ledger.infra.boot.service",
     "boot_document": "recovery_ledger.infra.boot.report",
+    "DomainError": "recovery_ledger.domain.errors",
     "LedgerError": "recovery_ledger.infra.errors",
     "BadInputError": "recovery_ledger.infra.errors",
     "LedgerBusyError": "recovery_ledger.infra.errors",
@@ -43,6 +45,7 @@ __all__ = [
     "BadInputError",
     "BootOptions",
     "BootResult",
+    "DomainError",
     "Ledger",
     "LedgerBusyError",
     "LedgerError",

@@ -1,11 +1,16 @@
 """Boot benchmarks, each reported as a ratio against a baseline measured in the same run.
 
-1. Throughput: a boot of N live loops against the reference cloud answering every status GET
-   with L seconds of latency, against the ideal N / concurrency * L.
+1. Throughput: a boot of N live loops against a minimal cloud (``bench/minimal_cloud.py``, its
+   own process, no signature checks: the client side is what is measured) answering every
+   status GET after L seconds, against the ideal N / concurrency x L; and raw httpx alone
+   doing the same GETs, against the same ideal.
 2. Cold start: the wall time of `recovery-ledger boot --json` with 20 loops, against the bare
    `python -c "import ..."` of the modules that command imports (the interpreter's floor).
+3. History: `boot --json` on the cached 1,000,064-event ledger of bench/read_side.py (none of
+   its loops belong to this host, so it examines 0 loops), against the same command on an
+   empty ledger. Skipped when that ledger is not built yet.
 
-    python bench/boot.py [--loops 200] [--latency 0.1] [--concurrency 16] [--repeat 5]
+    python bench/boot.py [--loops 1000] [--latency 0.02] [--concurrency 16] [--repeat 5]
 
 No number from here goes into a test: machines are noisy; ratios are what we quote.
 """
@@ -13,58 +18,69 @@ No number from here goes into a test: machines are noisy; ratios are what we quo
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from recovery_ledger.infra.refcloud import ReferenceCloud
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-BOOT_IMPORTS = (
-    "import "
-    + ", ".join(
-        f"recovery_ledger.infra.{name}"
-        for name in (
-            "cli.main",
-            "cli.parser",
-            "cli.context",
-            "cli.boot_command",
-            "store.app",
-            "boot.service",
-            "boot.wiring",
-            "boot.report",
-            "cloud.client",
-            "crypto.pop_signer",
-            "boot.liveness",
-            "cloud.runner_jwt",
-            "cloud.url_policy",
-            "boot.lock",
-        )
+
+def boot_imports(argv: list[str], env: dict[str, str]) -> str:
+    """``import ...`` of every module the boot command imports at top level, read from a
+    ``-X importtime`` run of that very command: the floor follows the code it measures."""
+    run = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True
     )
-    + ", eventsourcing.sqlite"
-)
+    names = []
+    for line in run.stderr.splitlines():
+        # "import time: self | cumulative | <two spaces per nesting level>name"
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1]
+            if name.startswith(" ") and not name.startswith("  ") and " " not in name.strip():
+                names.append(name.strip())
+    return "import " + ", ".join(dict.fromkeys(n for n in names if n != "__main__"))
 
 
-def _env(ledger: Path) -> dict[str, str]:
+def env_for(ledger: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": str(REPO),
         "RECOVERY_LEDGER_DB": str(ledger),
         "RECOVERY_LEDGER_KEYS": str(ledger) + ".keys",
     }
 
 
-def _prepare(
-    directory: Path, cloud: ReferenceCloud, count: int
-) -> tuple[Path, list[subprocess.Popen[bytes]]]:
+@contextlib.contextmanager
+def minimal_cloud(latency: float) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "minimal_cloud.py"), "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _token(loop_id: str) -> str:
+    import jwt
+
+    claims = {"jti": f"bench-{loop_id}", "exp": int(time.time()) + 86_400, "sub": "bench"}
+    return jwt.encode(claims, "bench-signing-secret-of-32-bytes!", algorithm="HS256")
+
+
+def prepare(directory: Path, count: int) -> tuple[Path, subprocess.Popen[bytes]]:
+    """A ledger of ``count`` live loops of this host, one sleeping runner behind them all."""
     from recovery_ledger.infra.boot.host import host_id
     from recovery_ledger.infra.boot.liveness import process_start_time
     from recovery_ledger.infra.bootstrap import ledger_app
@@ -78,104 +94,155 @@ def _prepare(
     runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     start = process_start_time(runner.pid)
     for i in range(count):
-        loop_id = f"bench-{i}"
-        cloud.add_loop(loop_id)
         app.register_loop(
-            loop_id=loop_id,
+            loop_id=f"bench-{i}",
             provenance="desktop_managed",
             pid=runner.pid,
             pid_start_time=start,
             host_id=this_host,
-            token=cloud.issue_token(loop_id, ttl_s=3600),
+            token=_token(f"bench-{i}"),
         )
     app.close()
-    return ledger, [runner]
+    return ledger, runner
 
 
-def _check_examines(argv: list[str], env: dict[str, str], count: int) -> None:
+def _boot_argv(cloud_url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "recovery_ledger", "boot", "--json", "--cloud", cloud_url, *extra]
+
+
+def check_examines(argv: list[str], env: dict[str, str], count: int) -> None:
     """A boot that examined nothing would be very fast and measure nothing."""
-    import json
-
-    out = subprocess.run(argv, env=env, cwd=REPO, check=True, capture_output=True).stdout
+    out = subprocess.run(argv, env=env, check=True, capture_output=True).stdout
     examined = json.loads(out)["summary"]["examined"]
     if examined != count:
         raise SystemExit(f"the boot examined {examined} loops, not {count}")
 
 
-def _time(argv: list[str], env: dict[str, str]) -> float:
+def wall(argv: list[str], env: dict[str, str]) -> float:
+    return timed(argv, env)[0]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child): on a machine shared with other work the CPU
+    time is the steadier of the two, so the cold start reports both."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+RAW_HTTPX = """
+import asyncio, sys, time, httpx
+url, loops, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+async def main():
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
+        async def get(i):
+            async with limit:
+                r = await client.get(f"{url}/v1/loops/bench-{i}/status")
+                assert r.status_code == 200
+        started = time.perf_counter()
+        await asyncio.gather(*(get(i) for i in range(loops)))
+        print(time.perf_counter() - started)
+asyncio.run(main())
+"""
 
 
 def bench_throughput(loops: int, latency: float, concurrency: int, repeat: int) -> None:
-    from recovery_ledger.infra.refcloud import ReferenceCloud
-
-    with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
-        ledger, runners = _prepare(Path(tmp), cloud, loops)
-        cloud.inject_fault(None, endpoint="status", latency=latency)
-        argv = [
-            sys.executable,
-            "-m",
-            "recovery_ledger",
-            "boot",
-            "--json",
-            "--cloud",
-            cloud.url,
-            "--concurrency",
-            str(concurrency),
-        ]
-        _check_examines(argv, _env(ledger), loops)
-        times = [_time(argv, _env(ledger)) for _ in range(repeat)]
-        for runner in runners:
-            runner.kill()
+    with tempfile.TemporaryDirectory() as tmp, minimal_cloud(latency) as url:
+        ledger, runner = prepare(Path(tmp), loops)
+        env = env_for(ledger)
+        argv = _boot_argv(url, "--concurrency", str(concurrency))
+        check_examines(argv, env, loops)
+        times, raw = [], []
+        for _ in range(repeat):  # interleaved, so drift hits both alike
+            times.append(wall(argv, env))
+            out = subprocess.run(
+                [sys.executable, "-c", RAW_HTTPX, url, str(loops), str(concurrency)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            raw.append(float(out))
+        runner.kill()
     ideal = loops / concurrency * latency
-    median = statistics.median(times)
+    median, raw_median = statistics.median(times), statistics.median(raw)
     print(
-        f"boot of {loops} live loops, {latency * 1000:.0f} ms cloud latency, "
-        f"{concurrency} in flight"
+        f"boot of {loops} live loops, {latency * 1000:.0f} ms latency (minimal cloud, own "
+        f"process), {concurrency} in flight, median of {repeat}"
     )
     print(
-        f"  median wall {median:.3f} s over {repeat} runs; ideal {ideal:.3f} s; "
-        f"ratio {median / ideal:.2f}x"
+        f"  whole command {median:.3f} s; ideal {ideal:.3f} s; ratio {median / ideal:.2f}x "
+        f"| raw httpx GETs alone (in-process) {raw_median:.3f} s: {raw_median / ideal:.2f}x"
     )
 
 
 def bench_cold_start(repeat: int) -> None:
-    from recovery_ledger.infra.refcloud import ReferenceCloud
-
-    with tempfile.TemporaryDirectory() as tmp, ReferenceCloud() as cloud:
-        ledger, runners = _prepare(Path(tmp), cloud, 20)
-        env = _env(ledger)
-        boot = [sys.executable, "-m", "recovery_ledger", "boot", "--json", "--cloud", cloud.url]
-        bare = [sys.executable, "-c", BOOT_IMPORTS]
+    with tempfile.TemporaryDirectory() as tmp, minimal_cloud(0.0) as url:
+        ledger, runner = prepare(Path(tmp), 20)
+        env = env_for(ledger)
+        boot = _boot_argv(url)
+        bare = [sys.executable, "-c", boot_imports(boot, env)]
         python = [sys.executable, "-c", "pass"]
-        _check_examines(boot, env, 20)
-        boot_t, bare_t, python_t = [], [], []
+        check_examines(boot, env, 20)
+        runs: dict[str, list[tuple[float, float]]] = {"boot": [], "bare": [], "python": []}
         for _ in range(repeat):  # interleaved, so drift hits all three alike
-            boot_t.append(_time(boot, env))
-            bare_t.append(_time(bare, env))
-            python_t.append(_time(python, env))
-        for runner in runners:
-            runner.kill()
-    b, i, p = (statistics.median(t) for t in (boot_t, bare_t, python_t))
+            for name, argv in (("boot", boot), ("bare", bare), ("python", python)):
+                runs[name].append(timed(argv, env))
+        runner.kill()
     print(f"cold start of `boot --json` with 20 loops (median of {repeat})")
+    for kind, index in (("wall", 0), ("CPU", 1)):
+        b, i, p = (statistics.median(t[index] for t in runs[n]) for n in runs)
+        print(
+            f"  {kind}: boot {b * 1000:.0f} ms; bare import of its modules {i * 1000:.0f} ms "
+            f"(floor + {(b - i) * 1000:.0f} ms); bare interpreter {p * 1000:.0f} ms"
+        )
+
+
+def bench_history(repeat: int) -> None:
+    cached = REPO / "bench" / ".cache" / "read_side-1000000-1000.sqlite"
+    if not cached.exists():
+        print("history: skipped (build the ledger first: python bench/read_side.py)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.sqlite"
+        shutil.copytree(str(cached) + ".keys", str(empty) + ".keys")
+        argv = [sys.executable, "-m", "recovery_ledger", "boot", "--json"]
+        check_examines(argv, env_for(cached), 0)
+        check_examines(argv, env_for(empty), 0)
+        full_t, empty_t = [], []
+        for _ in range(repeat):
+            full_t.append(wall(argv, env_for(cached)))
+            empty_t.append(wall(argv, env_for(empty)))
+    f, e = statistics.median(full_t), statistics.median(empty_t)
+    print(f"boot examining 0 loops (median of {repeat})")
     print(
-        f"  boot {b * 1000:.0f} ms; bare import of its modules {i * 1000:.0f} ms; "
-        f"bare interpreter {p * 1000:.0f} ms"
+        f"  on {cached.name}: {f * 1000:.0f} ms; on an empty ledger {e * 1000:.0f} ms; "
+        f"ratio {f / e:.2f}x"
     )
-    print(f"  ratio boot / bare import {b / i:.2f}x; boot - bare import {(b - i) * 1000:.0f} ms")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--loops", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=0.1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only", choices=("throughput", "cold", "history"), help="run one benchmark"
+    )
     args = parser.parse_args()
-    bench_throughput(args.loops, args.latency, args.concurrency, args.repeat)
-    bench_cold_start(max(args.repeat, 10))
+    if args.only in (None, "history"):
+        bench_history(args.repeat)
+    if args.only in (None, "cold"):
+        bench_cold_start(max(args.repeat, 10))
+    if args.only in (None, "throughput"):
+        bench_throughput(args.loops, args.latency, args.concurrency, args.repeat)
 
 
 if __name__ == "__main__":

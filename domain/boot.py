@@ -12,9 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-
-class BootAlreadyCompletedError(Exception):
-    """A boot completes once."""
+from recovery_ledger.domain.errors import BootAlreadyCompletedError
 
 
 class Boot(Aggregate):

@@ -1,10 +1,16 @@
-"""Named refusals of the Loop aggregate: things that can never happen under any policy."""
+"""The domain's failures, under one root: ``DomainError``.
+
+The command line maps them to exit codes in ``infra/cli/exit_codes.py`` and nowhere else."""
 
 from __future__ import annotations
 
 
-class LoopRefusal(Exception):
-    """Base class: the aggregate refused a command; nothing was recorded."""
+class DomainError(Exception):
+    """Base class of every failure the domain raises; nothing was recorded."""
+
+
+class LoopRefusal(DomainError):
+    """The Loop aggregate refused a command: it can never happen under any policy."""
 
 
 class LoopAlreadyFinalizedError(LoopRefusal):
@@ -25,3 +31,19 @@ class NoRevivalInBootError(LoopRefusal):
 
 class NoTokenError(LoopRefusal):
     """The loop holds no token (it was cleared)."""
+
+
+class BootAlreadyCompletedError(DomainError):
+    """A boot completes once."""
+
+
+class UnknownPolicyError(DomainError):
+    """A policy name that is not one of ``domain.policies.POLICY_NAMES``."""
+
+
+class UnknownProvenanceError(DomainError):
+    """A provenance that is not one of ``domain.observations.PROVENANCES``."""
+
+
+class MalformedTokenError(DomainError):
+    """The text is not a well-formed runner JWT; the message names why, never the text."""

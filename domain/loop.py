@@ -1,8 +1,12 @@
 """The Loop aggregate: a long-running job and everything every boot saw of it.
 
-Each decorated method *is* an event: calling it records the fact and applies it.
-Public command methods check invariants first (``_check_…``) and raise a named
-``LoopRefusal``; nothing is recorded when they raise.
+Each decorated method *is* an event, as in the eventsourcing library's examples: its
+body checks the invariant (raising a named ``LoopRefusal``) and then changes the state,
+so nothing is recorded when it raises. Three kinds of command stay outside a decorated
+method, each in one line: ``finalize`` and ``observe_cloud`` may record two events, and a
+command given a value object (a sealed token, an observation, an answer) or recording a
+fact the aggregate holds (its pid, its token's jti, the proof's jti) unpacks it into the
+event's fields.
 
 Events carry what was observed, never a runner token: a token is only ever
 present sealed (``sealed_token``), with its jti, expiry and SHA-256 fingerprint.
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -24,10 +28,20 @@ from recovery_ledger.domain.errors import (
     NoRevivalInBootError,
     NoTokenError,
 )
-from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.observations import (
+    ErrorKind,
+    HeartbeatAnswer,
+    LivenessObservation,
+    Provenance,
+    StatusAnswer,
+)
+from recovery_ledger.domain.policies import Classification, ReattachMode, heartbeat_revived
 
 # Never change: aggregate ids are derived from it, so old ledgers find their loops.
 LOOP_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://recovery-ledger.dev/ns/loop")
+
+TokenSource = Literal["registered", "rotated", "revived"]
+FinalizedBy = Literal["boot", "host"]
 
 
 def loop_aggregate_id(loop_id: str) -> UUID:
@@ -44,7 +58,7 @@ class SealedToken:
     fingerprint: str
     sealed_token: bytes
     key_id: str
-    source: str  # "registered", "rotated" or "revived"
+    source: TokenSource
 
 
 class Loop(Aggregate):
@@ -59,7 +73,7 @@ class Loop(Aggregate):
     class Registered(Aggregate.Created):
         TOPIC = "rl:Loop.Registered@1"
         loop_id: str
-        provenance: str
+        provenance: Provenance
         pid: int
         pid_start_time: float
         host_id: str
@@ -71,7 +85,7 @@ class Loop(Aggregate):
         fingerprint: str
         sealed_token: bytes
         key_id: str
-        source: str
+        source: TokenSource
 
     class RunnerObserved(Aggregate.Event):
         TOPIC = "rl:Loop.RunnerObserved@1"
@@ -87,7 +101,7 @@ class Loop(Aggregate):
         attempt: int
         http_status: int | None
         status: str | None
-        error: str | None
+        error: ErrorKind | None
 
     class JwtRejected(Aggregate.Event):
         TOPIC = "rl:Loop.JwtRejected@1"
@@ -98,7 +112,7 @@ class Loop(Aggregate):
         TOPIC = "rl:Loop.Classified@1"
         boot_id: UUID
         policy: str
-        classification: str
+        classification: Classification
         pop_available: bool
         pop_reason: str
         post_heartbeat: bool
@@ -115,7 +129,7 @@ class Loop(Aggregate):
         proof_jti: str
         http_status: int | None
         revived: bool | None
-        error: str | None
+        error: ErrorKind | None
 
     class TokenRevived(Aggregate.Event):
         TOPIC = "rl:Loop.TokenRevived@1"
@@ -129,14 +143,14 @@ class Loop(Aggregate):
     class Reattached(Aggregate.Event):
         TOPIC = "rl:Loop.Reattached@1"
         boot_id: UUID
-        mode: str
+        mode: ReattachMode
 
     class Finalized(Aggregate.Event):
         TOPIC = "rl:Loop.Finalized@1"
         boot_id: UUID | None
         reason: str
         cloud_last_word: str | None
-        by: str
+        by: FinalizedBy
 
     class TokenCleared(Aggregate.Event):
         TOPIC = "rl:Loop.TokenCleared@1"
@@ -150,10 +164,10 @@ class Loop(Aggregate):
 
     @event(Registered)
     def __init__(
-        self, loop_id: str, provenance: str, pid: int, pid_start_time: float, host_id: str
+        self, loop_id: str, provenance: Provenance, pid: int, pid_start_time: float, host_id: str
     ) -> None:
         self.loop_id = loop_id
-        self.provenance = provenance
+        self.provenance: Provenance = provenance
         self.pid = pid
         self.pid_start_time = pid_start_time
         self.host_id = host_id
@@ -178,15 +192,8 @@ class Loop(Aggregate):
 
     def issue_token(self, token: SealedToken) -> None:
         """Record a token obtained at registration or while running (refresh)."""
-        self._check_open()
-        self._token_issued(
-            token.jti,
-            token.expires_at,
-            token.fingerprint,
-            token.sealed_token,
-            token.key_id,
-            token.source,
-        )
+        t = token
+        self._token_issued(t.jti, t.expires_at, t.fingerprint, t.sealed_token, t.key_id, t.source)
 
     @event(TokenIssued)
     def _token_issued(
@@ -196,8 +203,9 @@ class Loop(Aggregate):
         fingerprint: str,
         sealed_token: bytes,
         key_id: str,
-        source: str,
+        source: TokenSource,
     ) -> None:
+        self._check_open()
         self.token = SealedToken(jti, expires_at, fingerprint, sealed_token, key_id, source)
 
     def clear_token(self, boot_id: UUID | None) -> None:
@@ -212,14 +220,8 @@ class Loop(Aggregate):
     # -- what a boot observed -------------------------------------------------------
 
     def observe_runner(self, boot_id: UUID, observation: LivenessObservation) -> None:
-        self._check_open()
-        self._runner_observed(
-            boot_id,
-            self.pid,
-            observation.alive,
-            observation.reason,
-            observation.observed_start_time,
-        )
+        o = observation
+        self._runner_observed(boot_id, self.pid, o.alive, o.reason, o.observed_start_time)
 
     @event(RunnerObserved)
     def _runner_observed(
@@ -230,10 +232,10 @@ class Loop(Aggregate):
         reason: str,
         observed_start_time: float | None,
     ) -> None:
-        pass
+        self._check_open()
 
     def observe_cloud(self, boot_id: UUID, attempt: int, answer: StatusAnswer) -> None:
-        self._check_open()
+        """A 401 also records which token the cloud rejected."""
         self._cloud_answered(boot_id, attempt, answer.http_status, answer.status, answer.error)
         if answer.http_status == 401:
             self._jwt_rejected(boot_id, self.token.jti if self.token else None)
@@ -245,41 +247,30 @@ class Loop(Aggregate):
         attempt: int,
         http_status: int | None,
         status: str | None,
-        error: str | None,
+        error: ErrorKind | None,
     ) -> None:
-        pass
+        self._check_open()
 
     @event(JwtRejected)
     def _jwt_rejected(self, boot_id: UUID, jti: str | None) -> None:
-        pass
+        self._check_open()
 
+    @event(Classified)
     def classify(
         self,
         boot_id: UUID,
         policy: str,
-        classification: str,
+        classification: Classification,
         *,
         pop_available: bool,
         pop_reason: str,
         post_heartbeat: bool,
     ) -> None:
         self._check_open()
-        self._classified(boot_id, policy, classification, pop_available, pop_reason, post_heartbeat)
-
-    @event(Classified)
-    def _classified(
-        self,
-        boot_id: UUID,
-        policy: str,
-        classification: str,
-        pop_available: bool,
-        pop_reason: str,
-        post_heartbeat: bool,
-    ) -> None:
-        pass
 
     # -- the PoP heartbeat ---------------------------------------------------------------
 
+    @event(PopHeartbeatBegun)
     def begin_heartbeat(self, boot_id: UUID, proof_jti: str, url: str) -> None:
         """Recorded (and committed) before the POST, so a crash leaves a trace."""
         self._check_open()
@@ -287,20 +278,17 @@ class Loop(Aggregate):
             raise HeartbeatAlreadyPostedError(
                 f"loop {self.loop_id!r} already had its heartbeat in boot {boot_id}"
             )
-        self._heartbeat_begun(boot_id, proof_jti, url)
-
-    @event(PopHeartbeatBegun)
-    def _heartbeat_begun(self, boot_id: UUID, proof_jti: str, url: str) -> None:
         self.heartbeat_boots[boot_id] = proof_jti
 
     def record_heartbeat_answer(self, boot_id: UUID, answer: HeartbeatAnswer) -> None:
-        self._check_open()
+        """The answer is recorded under the proof jti of the heartbeat begun in this boot."""
         proof_jti = self.heartbeat_boots.get(boot_id)
         if proof_jti is None:
             raise HeartbeatNotBegunError(
                 f"loop {self.loop_id!r} has no heartbeat awaiting an answer in boot {boot_id}"
             )
-        self._heartbeat_posted(boot_id, proof_jti, answer.http_status, answer.revived, answer.error)
+        a = answer
+        self._heartbeat_posted(boot_id, proof_jti, a.http_status, a.revived, a.error)
 
     @event(PopHeartbeatPosted)
     def _heartbeat_posted(
@@ -309,27 +297,17 @@ class Loop(Aggregate):
         proof_jti: str,
         http_status: int | None,
         revived: bool | None,
-        error: str | None,
+        error: ErrorKind | None,
     ) -> None:
+        self._check_open()
         # The answer consumes the begun heartbeat; a second answer has nothing to answer.
         self.heartbeat_boots[boot_id] = None
-        if http_status == 200 and revived is True and error is None:
+        if heartbeat_revived(HeartbeatAnswer(http_status, revived, error)):
             self.revived_boots.add(boot_id)
 
     def revive_token(self, boot_id: UUID, token: SealedToken) -> None:
-        self._check_open()
-        if boot_id not in self.revived_boots:
-            raise NoRevivalInBootError(
-                f"loop {self.loop_id!r} had no revived heartbeat answer in boot {boot_id}"
-            )
-        self._token_revived(
-            boot_id,
-            token.jti,
-            token.expires_at,
-            token.fingerprint,
-            token.sealed_token,
-            token.key_id,
-        )
+        t = token
+        self._token_revived(boot_id, t.jti, t.expires_at, t.fingerprint, t.sealed_token, t.key_id)
 
     @event(TokenRevived)
     def _token_revived(
@@ -341,76 +319,36 @@ class Loop(Aggregate):
         sealed_token: bytes,
         key_id: str,
     ) -> None:
+        self._check_open()
+        if boot_id not in self.revived_boots:
+            raise NoRevivalInBootError(
+                f"loop {self.loop_id!r} had no revived heartbeat answer in boot {boot_id}"
+            )
         self.revived_boots.discard(boot_id)
         self.token = SealedToken(jti, expires_at, fingerprint, sealed_token, key_id, "revived")
 
     # -- outcomes ------------------------------------------------------------------------
 
-    def reattach(self, boot_id: UUID, mode: str) -> None:
-        self._check_open()
-        self._reattached(boot_id, mode)
-
     @event(Reattached)
-    def _reattached(self, boot_id: UUID, mode: str) -> None:
-        pass
+    def reattach(self, boot_id: UUID, mode: ReattachMode) -> None:
+        self._check_open()
 
     def finalize(
-        self, reason: str, *, boot_id: UUID | None, cloud_last_word: str | None, by: str
+        self,
+        reason: str,
+        *,
+        boot_id: UUID | None,
+        cloud_last_word: str | None,
+        by: FinalizedBy,
     ) -> None:
         """Finalize once, ever; the token is cleared with it (it is never needed again)."""
-        self._check_open()
         self._finalized(boot_id, reason, cloud_last_word, by)
         if self.token is not None:
             self.clear_token(boot_id)
 
     @event(Finalized)
     def _finalized(
-        self, boot_id: UUID | None, reason: str, cloud_last_word: str | None, by: str
+        self, boot_id: UUID | None, reason: str, cloud_last_word: str | None, by: FinalizedBy
     ) -> None:
+        self._check_open()
         self.finalize_reason = reason
-
-
-def project_loop(loop: Loop | None, events: Any) -> Loop | None:
-    """Fold events into a Loop, faster than the library's default projector.
-
-    The default calls ``mutate``, which inspects each decorated method's
-    signature on every event; here each event's fields are passed straight to
-    the method the event was declared for, with the parameter names worked out
-    once per event class.
-    """
-    for domain_event in events:
-        loop = _apply(loop, domain_event)
-    return loop
-
-
-_APPLIERS: dict[type[Any], tuple[Any, tuple[str, ...]]] = {}
-
-
-def _applier_for(event_class: type[Any]) -> tuple[Any, tuple[str, ...]]:
-    from inspect import signature
-
-    from eventsourcing.domain import decorated_funcs
-
-    func = decorated_funcs[event_class]
-    params = tuple(name for name in signature(func).parameters if name != "self")
-    _APPLIERS[event_class] = (func, params)
-    return func, params
-
-
-def _apply(loop: Loop | None, domain_event: Any) -> Loop | None:
-    if isinstance(domain_event, Loop.Registered):
-        result = domain_event.mutate(None)
-        assert isinstance(result, Loop)
-        return result
-    assert loop is not None
-    applier = _APPLIERS.get(type(domain_event)) or _applier_for(type(domain_event))
-    func, params = applier
-    state = domain_event.__dict__
-    if domain_event.originator_version != loop.version + 1:
-        raise ValueError(
-            f"event version {domain_event.originator_version} does not follow {loop.version}"
-        )
-    func(loop, **{name: state[name] for name in params})
-    loop.version = domain_event.originator_version
-    loop.modified_on = domain_event.timestamp
-    return loop

@@ -10,14 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from recovery_ledger.domain.errors import UnknownProvenanceError
+
 Provenance = Literal["desktop_managed", "user_created"]
-PROVENANCES: Final = ("desktop_managed", "user_created")
+PROVENANCES: Final[tuple[Provenance, ...]] = ("desktop_managed", "user_created")
 
 # docs/contract.md section 2: the statuses the cloud may report; any other is unrecognized.
 CLOUD_STATUSES: Final = ("active", "timed_out", "completed", "cancelled", "failed")
 
 ErrorKind = Literal["timeout", "network", "malformed", "unrecognized_status"]
 ERROR_KINDS: Final = ("timeout", "network", "malformed", "unrecognized_status")
+
+
+def provenance_of(text: str) -> Provenance:
+    """The provenance a host declared at registration (docs/contract.md section 4), or
+    ``UnknownProvenanceError``."""
+    for provenance in PROVENANCES:
+        if text == provenance:
+            return provenance
+    raise UnknownProvenanceError(
+        f"provenance must be one of {', '.join(PROVENANCES)}, not {text!r}"
+    )
 
 
 @dataclass(frozen=True)

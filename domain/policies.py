@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from recovery_ledger.domain.errors import UnknownPolicyError
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 
 Classification = Literal["active", "terminal", "pop_fallback", "transient", "pop_unavailable"]
@@ -37,11 +38,6 @@ KEY_UNUSABLE_REASONS: Final = frozenset(
 )
 
 _VERDICT_CODES: Final = frozenset({200, 401, 404, 410})
-_TERMINAL_CLOUD_STATUSES: Final = frozenset({"completed", "cancelled", "failed"})
-
-
-class UnknownPolicyError(ValueError):
-    """Raised for a policy name that is not one of ``POLICY_NAMES``."""
 
 
 @dataclass(frozen=True)

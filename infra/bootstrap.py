@@ -17,7 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from recovery_ledger.domain.policies import DEFAULT_POLICY, UnknownPolicyError, get_policy
+from recovery_ledger.domain.policies import DEFAULT_POLICY, get_policy
+from recovery_ledger.domain.runner_token import accept_runner_token
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.infra.store.location import LedgerLocation, resolve_location
@@ -45,11 +46,9 @@ class BootOptions:
     deadline_s: float = 20.0
 
     def checked(self) -> BootOptions:
-        """These options with the cloud URL resolved and checked, or ``BadInputError``."""
-        try:
-            get_policy(self.policy)
-        except UnknownPolicyError as error:
-            raise BadInputError(str(error)) from None
+        """These options with the cloud URL resolved and checked, or ``BadInputError``
+        (``UnknownPolicyError`` for a policy that does not exist)."""
+        get_policy(self.policy)
         if self.concurrency < 1:
             raise BadInputError("--concurrency must be at least 1")
         for option, value in (
@@ -71,19 +70,10 @@ class BootOptions:
 
 
 def _cloud_url(option: str | None) -> str | None:
-    from recovery_ledger.infra.cloud.url_policy import (
-        BadCloudUrl,
-        InsecureCloudUrl,
-        check_cloud_url,
-    )
+    from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
     value = option or os.environ.get("RECOVERY_LEDGER_CLOUD_URL")
-    if not value:
-        return None
-    try:
-        return check_cloud_url(value)
-    except (BadCloudUrl, InsecureCloudUrl) as error:
-        raise BadInputError(str(error)) from None
+    return check_cloud_url(value) if value else None
 
 
 def ledger_app(location: LedgerLocation, keys: KeyStore, *, create: bool = False) -> LedgerApp:
@@ -139,17 +129,15 @@ class Ledger:
 
     def register_loop(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop:
         """Record a loop the host started, with its runner's pid and its first runner token."""
-        from recovery_ledger.domain.observations import PROVENANCES
+        from recovery_ledger.domain.observations import provenance_of
         from recovery_ledger.infra.boot.liveness import process_start_time
 
+        # Bad input is refused before a ledger is created; the store runs the same checks.
         check_loop_id(loop_id)
-        if provenance not in PROVENANCES:
-            raise BadInputError(
-                f"provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
-            )
+        provenance_of(provenance)
         if pid <= 0:
             raise BadInputError(f"pid must be a positive integer, not {pid}")
-        _check_token(token, loop_id)  # refuse bad input before touching the ledger
+        accept_runner_token(token, loop_id)
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -170,7 +158,8 @@ class Ledger:
 
         from recovery_ledger.infra.boot.liveness import process_start_time
 
-        _check_token(token, check_loop_id(loop_id))  # bad input refused before the ledger
+        # Bad input is refused before the ledger is opened.
+        accept_runner_token(token, check_loop_id(loop_id))
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -189,9 +178,8 @@ class Ledger:
 
     def record_token(self, loop_id: str, token: str) -> Loop:
         """Record a runner token the host obtained while the loop ran."""
-        app = self.app()
-        _check_token(token, loop_id)
-        return app.record_token(check_loop_id(loop_id), token)
+        accept_runner_token(token, loop_id)  # refused before the ledger is opened
+        return self.app().record_token(check_loop_id(loop_id), token)
 
     def finalize_loop(self, loop_id: str, reason: str) -> Loop:
         """Record that the host ended the loop itself; its token is cleared and shredded."""
@@ -230,9 +218,9 @@ class Ledger:
             app = self.app(create=True)
             # A fleet ledger holds other hosts' loops too: their pids mean nothing here, and
             # probing them would finalize live loops of another machine as dead.
-            loops = [loop for loop in app.loops() if loop.host_id == this_host]
-            app.shred_cleared_keys(loops)
-            open_loops = [loop for loop in loops if not loop.is_finalized]
+            # Both read the open-loop index: neither grows with the ledger's history.
+            app.shred_cleared_keys(this_host)
+            open_loops = app.open_loops(this_host)
             if open_loops and checked.cloud_url is None:
                 raise BadInputError(
                     "no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL"
@@ -285,8 +273,7 @@ def boot_service(
         app_version=__version__,
         cloud_url=options.cloud_url or "",
         concurrency=options.concurrency,
-        deadline_s=options.deadline_s,
-        request_timeout_s=options.connect_timeout_s + options.read_timeout_s,
+        deadline_s=network_share(options.deadline_s),
     )
     return BootService(
         app,
@@ -301,23 +288,19 @@ def boot_service(
     )
 
 
+def network_share(deadline_s: float) -> float:
+    """How much of ``--deadline`` the cloud may take: the rest is for opening the ledger,
+    the commits and the report (seconds on a loaded machine), so the whole command ends
+    within the deadline."""
+    return deadline_s * 0.6
+
+
 def check_loop_id(loop_id: str) -> str:
     if not loop_id.strip() or len(loop_id) > MAX_LOOP_ID_LENGTH or not loop_id.isprintable():
         raise BadInputError(
             f"--loop must be a printable loop id of at most {MAX_LOOP_ID_LENGTH} characters"
         )
     return loop_id
-
-
-def _check_token(token: str, loop_id: str) -> None:
-    """The rule every adopted runner token obeys, revived ones included (one place:
-    ``accept_runner_token``)."""
-    from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
-
-    try:
-        accept_runner_token(token, loop_id)
-    except MalformedToken as error:
-        raise BadInputError(f"the runner token is not a well-formed JWT: {error}") from None
 
 
 def _optional_str(value: str | Path | None) -> str | None:

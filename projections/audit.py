@@ -60,7 +60,57 @@ class AuditRange:
         return self.until is None or boot.started_at < self.until
 
 
-def heartbeat_answer_word(row: DecisionRow) -> str | None:
+@dataclass(frozen=True)
+class DecisionTally:
+    """Decisions of one boot that read alike in the report, and how many there are: the
+    audit counts tallies, which a SQL engine can group, not rows one by one. A tally has
+    no loop: a report about one loop gets tallies of that loop's decisions only."""
+
+    boot_id: str
+    outcome: str | None
+    reattach_mode: str | None
+    finalize_reason: str | None
+    heartbeat_begun: bool
+    heartbeat_answered: bool
+    heartbeat_http: int | None
+    heartbeat_revived: bool | None
+    heartbeat_error: str | None
+    count: int
+    revivals: int
+
+    @classmethod
+    def of(cls, row: DecisionRow) -> DecisionTally:
+        return cls(
+            row.boot_id,
+            row.outcome,
+            row.reattach_mode,
+            row.finalize_reason,
+            row.heartbeat_begun,
+            row.heartbeat_answered,
+            row.heartbeat_http,
+            row.heartbeat_revived,
+            row.heartbeat_error,
+            1,
+            int(row.token_revived),
+        )
+
+
+# The columns a tally groups by, in its field order (``DecisionTally`` minus the counts).
+TALLY_COLUMNS = tuple(
+    name for name in DecisionTally.__dataclass_fields__ if name not in ("count", "revivals")
+)
+
+
+@dataclass(frozen=True)
+class FindingTally:
+    """Findings of one kind in one boot (of one loop, when the report is about one)."""
+
+    boot_id: str
+    kind: str
+    count: int
+
+
+def heartbeat_answer_word(row: DecisionRow | DecisionTally) -> str | None:
     if not row.heartbeat_begun:
         return None
     if not row.heartbeat_answered:
@@ -72,7 +122,7 @@ def heartbeat_answer_word(row: DecisionRow) -> str | None:
     return str(row.heartbeat_http)
 
 
-def outcome_word(row: DecisionRow) -> str:
+def outcome_word(row: DecisionRow | DecisionTally) -> str:
     if row.outcome == "reattached":
         return f"reattached:{row.reattach_mode}"
     if row.outcome == "finalized":
@@ -96,13 +146,13 @@ class _Section:
         self.boots += 1
         self.interrupted_boots += boot.completed_at is None
 
-    def add_decision(self, row: DecisionRow) -> None:
-        self.loops_examined += 1
-        self.outcomes[outcome_word(row)] += 1
-        word = heartbeat_answer_word(row)
+    def add_decisions(self, tally: DecisionTally) -> None:
+        self.loops_examined += tally.count
+        self.outcomes[outcome_word(tally)] += tally.count
+        word = heartbeat_answer_word(tally)
         if word is not None:
-            self.heartbeats[word] += 1
-        self.revivals += row.token_revived
+            self.heartbeats[word] += tally.count
+        self.revivals += tally.revivals
 
     def report(self) -> dict[str, Any]:
         return {
@@ -117,8 +167,8 @@ class _Section:
 
 
 class AuditFold:
-    """The audit report as a fold: decisions stream through one at a time, so a report
-    over a million events holds counters, not rows."""
+    """The audit report as a fold over decisions or their tallies, so a report over a
+    million events holds counters, not rows."""
 
     def __init__(self, window: AuditRange, boots: Iterable[BootRow]) -> None:
         self.kept = {b.boot_id: b for b in boots if window.admits(b)}
@@ -136,15 +186,25 @@ class AuditFold:
             section = self.hosts[host] = _Section()
         return section
 
-    def add_decision(self, row: DecisionRow) -> None:
-        if row.boot_id in self.kept and self.loop in (None, row.loop_id):
-            self.totals.add_decision(row)
-            self._host(row.boot_id).add_decision(row)
+    def add_decision(self, decision: DecisionRow | DecisionTally) -> None:
+        """A row, kept when it is of the window's loop; or a tally, already of that loop."""
+        if isinstance(decision, DecisionRow):
+            if self.loop not in (None, decision.loop_id):
+                return
+            decision = DecisionTally.of(decision)
+        if decision.boot_id in self.kept:
+            self.totals.add_decisions(decision)
+            self._host(decision.boot_id).add_decisions(decision)
 
-    def add_finding(self, finding: Finding) -> None:
-        if finding.boot_id in self.kept and self.loop in (None, finding.loop_id):
-            self.totals.findings[finding.kind] += 1
-            self._host(finding.boot_id).findings[finding.kind] += 1
+    def add_finding(self, finding: Finding | FindingTally) -> None:
+        """A finding, kept when it is of the window's loop; or a tally, already of it."""
+        if isinstance(finding, Finding):
+            if self.loop not in (None, finding.loop_id):
+                return
+            finding = FindingTally(finding.boot_id, finding.kind, 1)
+        if finding.boot_id in self.kept:
+            self.totals.findings[finding.kind] += finding.count
+            self._host(finding.boot_id).findings[finding.kind] += finding.count
 
     def report(self) -> dict[str, Any]:
         return {
@@ -156,9 +216,10 @@ class AuditFold:
 def audit_report(
     window: AuditRange,
     boots: Iterable[BootRow],
-    decisions: Iterable[DecisionRow],
-    findings: Iterable[Finding],
+    decisions: Iterable[DecisionRow | DecisionTally],
+    findings: Iterable[Finding | FindingTally],
 ) -> dict[str, Any]:
+    """The same report from decision rows or their tallies, findings or theirs."""
     fold = AuditFold(window, boots)
     for row in decisions:
         fold.add_decision(row)
@@ -171,8 +232,8 @@ def audit_buckets(
     window: AuditRange,
     by: str,
     boots: Iterable[BootRow],
-    decisions: Iterable[DecisionRow],
-    findings: Iterable[Finding],
+    decisions: Iterable[DecisionRow | DecisionTally],
+    findings: Iterable[Finding | FindingTally],
 ) -> list[dict[str, Any]]:
     """The audit report once per time bucket (``day``, ``week``, ``month``, UTC) of the boots'
     start, oldest first; still a fold: one set of counters per bucket."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 from recovery_ledger.domain.policies import (
     POLICY_NAMES,
     V3_POP_GUARDED,
@@ -66,10 +66,10 @@ class ReplayedDecision:
         ]
 
 
-def facts_of(row: DecisionRow, provenance: str) -> LoopFacts:
-    status = StatusAnswer(row.status_http, row.status_word, row.status_error)  # type: ignore[arg-type]
+def facts_of(row: DecisionRow, provenance: Provenance) -> LoopFacts:
+    status = StatusAnswer(row.status_http, row.status_word, row.status_error)
     return LoopFacts(
-        provenance=provenance,  # type: ignore[arg-type]
+        provenance=provenance,
         runner_alive=bool(row.alive),
         status=status,
         pop_available=bool(row.pop_available),
@@ -80,7 +80,7 @@ def facts_of(row: DecisionRow, provenance: str) -> LoopFacts:
 def heartbeat_of(row: DecisionRow) -> HeartbeatAnswer | None:
     if not row.heartbeat_answered:
         return None
-    return HeartbeatAnswer(row.heartbeat_http, row.heartbeat_revived, row.heartbeat_error)  # type: ignore[arg-type]
+    return HeartbeatAnswer(row.heartbeat_http, row.heartbeat_revived, row.heartbeat_error)
 
 
 def recorded_verdict(row: DecisionRow) -> Verdict:
@@ -110,7 +110,7 @@ def _verdict(decision: Decision) -> Verdict:
 
 
 def replay_decision(
-    row: DecisionRow, provenance: str, policy: str | None = None
+    row: DecisionRow, provenance: Provenance, policy: str | None = None
 ) -> ReplayedDecision:
     """Re-derive ``row`` with ``policy`` (default: the policy that made it).
 
@@ -146,7 +146,7 @@ def replay_decision(
     return ReplayedDecision(row, name, recorded, derived, complete, rule, recorded_rule)
 
 
-def what_ifs(row: DecisionRow, provenance: str) -> list[ReplayedDecision]:
+def what_ifs(row: DecisionRow, provenance: Provenance) -> list[ReplayedDecision]:
     """What each other policy would have done with the same observations, where it differs
     from what was recorded."""
     others = (replay_decision(row, provenance, name) for name in POLICY_NAMES if name != row.policy)

@@ -103,6 +103,7 @@ def _begun(e: Loop.PopHeartbeatBegun, hosts: Mapping[str, str]) -> tuple[str, st
 def _posted(
     e: Loop.PopHeartbeatPosted, hosts: Mapping[str, str]
 ) -> tuple[str, str, dict[str, Any]]:
+    said: str
     if e.error is not None:
         said = e.error
     elif e.http_status == 200:

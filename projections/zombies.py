@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from eventsourcing.domain import Aggregate
+
+from recovery_ledger.domain.loop import Loop
 from recovery_ledger.domain.policies import KEY_UNUSABLE_REASONS
 from recovery_ledger.projections.rows import DecisionRow
 
@@ -40,8 +43,10 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
     """
     found: list[Finding] = []
 
-    def add(kind: str, detail: str, *events: str) -> None:
-        evidence = tuple(e for e in row.evidence if e.split(":", 1)[0] in events)
+    def add(kind: str, detail: str, *events: type[Aggregate.Event]) -> None:
+        # Evidence is recorded as "<event class name>:<position>" (projections.rows).
+        names = {event.__name__ for event in events}
+        evidence = tuple(e for e in row.evidence if e.split(":", 1)[0] in names)
         found.append(
             Finding(
                 kind, row.loop_id, row.boot_id, row.decided_at or row.observed_at, detail, evidence
@@ -54,23 +59,23 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
             "server_zombie",
             f"finalized {row.finalize_reason} while the cloud's last answer was "
             f"{row.cloud_last_word}: the cloud may keep the loop alive with nobody behind it",
-            "CloudAnswered",
-            "PopHeartbeatPosted",
-            "Finalized",
+            Loop.CloudAnswered,
+            Loop.PopHeartbeatPosted,
+            Loop.Finalized,
         )
     if finalized and row.token_revived:
         add(
             "revived_then_finalized",
             f"token revived and the loop finalized {row.finalize_reason} in the same boot",
-            "TokenRevived",
-            "Finalized",
+            Loop.TokenRevived,
+            Loop.Finalized,
         )
     if row.heartbeat_begun and row.alive is False:
         add(
             "heartbeat_for_dead_pid",
             f"heartbeat posted although the runner was dead ({row.liveness_reason})",
-            "RunnerObserved",
-            "PopHeartbeatBegun",
+            Loop.RunnerObserved,
+            Loop.PopHeartbeatBegun,
         )
     if (
         finalized
@@ -84,10 +89,10 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
             "false_kill",
             "live desktop_managed loop with PoP available finalized unauthorized "
             "without a heartbeat",
-            "RunnerObserved",
-            "CloudAnswered",
-            "Classified",
-            "Finalized",
+            Loop.RunnerObserved,
+            Loop.CloudAnswered,
+            Loop.Classified,
+            Loop.Finalized,
         )
     if (
         row.alive is True
@@ -99,14 +104,14 @@ def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[
             "pop_key_unusable",
             f"the runner token was rejected while the configured managed key was not usable "
             f"({row.pop_reason}): PoP could not be tried",
-            "RunnerObserved",
-            "CloudAnswered",
-            "Classified",
+            Loop.RunnerObserved,
+            Loop.CloudAnswered,
+            Loop.Classified,
         )
     if row.heartbeat_begun and not row.heartbeat_answered and boot_over:
         add(
             "interrupted_heartbeat",
             f"heartbeat {row.proof_jti} begun but never answered: the boot died in between",
-            "PopHeartbeatBegun",
+            Loop.PopHeartbeatBegun,
         )
     return found

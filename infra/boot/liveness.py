@@ -13,11 +13,12 @@ from __future__ import annotations
 import psutil
 
 from recovery_ledger.domain.observations import LivenessObservation
+from recovery_ledger.infra.errors import LedgerError
 
 _TOLERANCE_S = 0.01
 
 
-class NoSuchProcessError(LookupError):
+class NoSuchProcessError(LedgerError):
     pass
 
 

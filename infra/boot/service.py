@@ -20,6 +20,7 @@ examines every loop that is still open afresh.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class LoopRun:
     def facts(self) -> LoopFacts:
         assert self.liveness is not None and self.answers
         return LoopFacts(
-            provenance=self.loop.provenance,  # type: ignore[arg-type]
+            provenance=self.loop.provenance,
             runner_alive=self.liveness.alive,
             status=self.answers[-1],
             pop_available=self.pop_available,
@@ -97,10 +98,10 @@ class BootSettings:
     app_version: str
     cloud_url: str
     concurrency: int = 16
+    # The network's share of the boot: every GET and POST not answered by then is cut off
+    # and recorded as a timeout (heartbeats included), leaving the rest of the command's
+    # --deadline to the commits.
     deadline_s: float = 20.0
-    # A heartbeat recorded as begun is always given the time of one request,
-    # even past the boot deadline, so "begun" means "actually sent".
-    request_timeout_s: float = 7.0
 
 
 class BootService:
@@ -146,27 +147,28 @@ class BootService:
             pop_key=self.pop_key.as_record(),
         )
         started_at = boot.created_on
-        self.ledger.save_boot_progress(boot)  # 1
+        self._commit("started", boot)  # 1
 
         await self._observe_all(runs)  # 2
         for run in runs:
             self._record_observations_and_decide(boot_id, run)
-        self.ledger.save_boot_progress(*(run.loop for run in runs))
+        self._commit("decided", *(run.loop for run in runs))
 
-        to_post = [run for run in runs if run.decision and run.decision.outcome is None]
+        to_post = [run for run in runs if run.decision and run.decision.post_heartbeat]
         if to_post:
             for run in to_post:  # 3
                 self._begin_heartbeat(boot_id, run)
-            self.ledger.save_boot_progress(*(run.loop for run in to_post))
+            self._commit("begun", *(run.loop for run in to_post))
             await self._post_all(to_post)
+            crash_point("posted")
             for run in to_post:  # 4
                 self._record_heartbeat_and_conclude(boot_id, run)
-            self.ledger.save_boot_progress(*(run.loop for run in to_post))
+            self._commit("concluded", *(run.loop for run in to_post))
         self._destroy_cleared_keys(runs)
 
         summary = summarize(runs)  # 5
         boot.complete(summary)
-        self.ledger.save_boot_progress(boot)
+        self._commit("completed", boot)
         return BootResult(
             boot_id,
             self.settings.policy,
@@ -177,6 +179,10 @@ class BootService:
             self.pop_key,
             self.settings.cloud_url,
         )
+
+    def _commit(self, point: str, *aggregates: Loop | Boot) -> None:
+        self.ledger.save_boot_progress(*aggregates)
+        crash_point(point)
 
     # -- preparing -----------------------------------------------------------------
 
@@ -232,21 +238,22 @@ class BootService:
             if not run.answers:
                 run.answers.append(_DEADLINE_PASSED)
 
-    async def _within_deadline(
-        self, coroutines: list[Coroutine[Any, Any, None]], floor_s: float = 0.0
-    ) -> None:
+    async def _within_deadline(self, coroutines: list[Coroutine[Any, Any, None]]) -> None:
+        """Run them until the boot's deadline, then cancel what is left. Every task is
+        awaited to its end whatever happens (a deadline, SIGINT/SIGTERM cancelling the boot),
+        so none is left behind with an exception nobody retrieved."""
         if not coroutines:
             return
         tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-        remaining = max(floor_s, self._deadline - time.monotonic())
-        _, pending = await asyncio.wait(tasks, timeout=remaining)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        try:
+            await asyncio.wait(tasks, timeout=max(0.0, self._deadline - time.monotonic()))
+        finally:
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
 
     def _record_observations_and_decide(self, boot_id: UUID, run: LoopRun) -> None:
         loop = run.loop
@@ -263,7 +270,8 @@ class BootService:
             pop_reason=run.pop_reason,
             post_heartbeat=run.decision.post_heartbeat,
         )
-        if run.decision.outcome is not None:
+        if not run.decision.post_heartbeat:  # else the outcome waits for the answer
+            assert run.decision.outcome is not None
             self._apply_outcome(boot_id, run, run.decision.outcome)
 
     # -- the PoP heartbeat ---------------------------------------------------------------
@@ -293,11 +301,9 @@ class BootService:
                 )
             run.heartbeat, run.fresh_token = result.answer, result.fresh_token
 
-        await self._within_deadline(
-            [post(run) for run in runs], floor_s=self.settings.request_timeout_s
-        )
+        await self._within_deadline([post(run) for run in runs])
         for run in runs:
-            if run.heartbeat is None:  # cut off by the deadline: never retried
+            if run.heartbeat is None:  # cut off by the deadline: recorded so, never retried
                 run.heartbeat = _HEARTBEAT_DEADLINE_PASSED
 
     def _record_heartbeat_and_conclude(self, boot_id: UUID, run: LoopRun) -> None:
@@ -310,7 +316,7 @@ class BootService:
         self._apply_outcome(boot_id, run, run.decision.outcome)
 
     def _adopt_fresh_token(self, boot_id: UUID, run: LoopRun) -> None:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
+        from recovery_ledger.domain.runner_token import parse_runner_token
 
         assert run.fresh_token is not None, "a revived answer always carries its token"
         info = parse_runner_token(run.fresh_token)
@@ -338,6 +344,18 @@ class BootService:
         for run in runs:
             if run.loop.token is None:
                 self.sealer.shred(run.loop.id)
+
+
+CRASH_AT_ENV = "RECOVERY_LEDGER_CRASH_AT"
+CRASH_POINTS = ("started", "decided", "begun", "posted", "concluded", "completed")
+
+
+def crash_point(point: str) -> None:
+    """Fault injection for the crash campaign (``bench/crash_campaign.py``): with
+    ``RECOVERY_LEDGER_CRASH_AT=<point>`` the process dies there as ``kill -9`` would, right
+    after that transaction committed (``posted``: the POSTs answered, nothing recorded)."""
+    if os.environ.get(CRASH_AT_ENV) == point:
+        os._exit(137)
 
 
 def cloud_last_word(run: LoopRun) -> str:

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from recovery_ledger.infra.cli.exit_codes import BAD_INPUT, UNEXPECTED, exit_code_for
+from recovery_ledger.domain.errors import DomainError
+from recovery_ledger.infra.cli.exit_codes import BAD_INPUT, INTERRUPTED, UNEXPECTED, exit_code_for
 from recovery_ledger.infra.errors import LedgerError
 
 
@@ -15,9 +16,32 @@ def _fail(message: str) -> None:
     sys.stderr.write(f"recovery-ledger: {message}\n")
 
 
+class _Signals:
+    """SIGTERM ends a command as SIGINT does: through ``KeyboardInterrupt`` (which asyncio
+    turns into a clean cancellation of a running boot), with its own exit code."""
+
+    received: str | None = None
+
+    def install(self) -> None:
+        import signal
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            self.received = "SIGTERM"
+            signal.raise_signal(signal.SIGINT)
+
+        import threading
+
+        if threading.current_thread() is threading.main_thread():  # else Python refuses
+            signal.signal(signal.SIGTERM, on_sigterm)
+
+
+_signals = _Signals()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     # Every file the ledger creates (database, WAL, keys) is private from birth.
     os.umask(0o077)
+    _signals.install()
     from recovery_ledger.infra.cli.parser import build_parser
 
     try:
@@ -28,13 +52,15 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         code: int = handler(CommandContext(args))
         return code
-    except LedgerError as error:
+    except (LedgerError, DomainError) as error:
         _fail(str(error))
         return exit_code_for(error)
     except KeyboardInterrupt:
-        # Whatever was committed stays committed; the next run picks up from there.
-        _fail("interrupted; everything recorded so far is kept")
-        return UNEXPECTED
+        # Whatever was committed stays committed (each step is one transaction); the next
+        # run picks up from there.
+        name = _signals.received or "SIGINT"
+        _fail(f"interrupted by {name}; everything committed so far is kept")
+        return INTERRUPTED[name]
     except BrokenPipeError:
         return 0
     except SystemExit as exit_:

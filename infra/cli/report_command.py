@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recovery_ledger.domain.observations import Provenance
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.output import human_time
 from recovery_ledger.infra.cli.read_filters import (
@@ -66,7 +67,9 @@ def _anchor(loop_id: str) -> str:
     return hashlib.sha256(loop_id.encode("utf-8")).hexdigest()[:16]
 
 
-def _decision_view(row: DecisionRow, provenance: str, findings: list[Finding]) -> dict[str, Any]:
+def _decision_view(
+    row: DecisionRow, provenance: Provenance, findings: list[Finding]
+) -> dict[str, Any]:
     replayed = replay_decision(row, provenance)
     runner = "alive" if row.alive else f"dead ({row.liveness_reason})"
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from recovery_ledger.infra.cloud.runner_jwt import MAX_TOKEN_BYTES as _MAX_TOKEN_BYTES
+from recovery_ledger.domain.runner_token import MAX_TOKEN_BYTES as _MAX_TOKEN_BYTES
 from recovery_ledger.infra.errors import BadInputError
 
 

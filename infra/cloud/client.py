@@ -4,7 +4,8 @@
 - Redirects are never followed: a 3xx is a transient answer, and the token is
   never sent to a ``Location``.
 - Bodies are streamed and capped: a hostile 1 GB answer is cut off at the cap
-  and counts as ``malformed``.
+  and counts as ``malformed``; a compressed answer is never decompressed (``malformed``);
+  every exchange has one overall time limit, so a trickling answer is a ``timeout``.
 - Transport failures arrive as httpx's exception hierarchy and become the
   contract's error words: ``timeout`` or ``network``.
 - A heartbeat is posted exactly once per call: no retries anywhere here.
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from dataclasses import dataclass
@@ -22,15 +24,12 @@ from urllib.parse import quote
 
 import httpx
 
+from recovery_ledger.domain.errors import MalformedTokenError
 from recovery_ledger.domain.observations import CLOUD_STATUSES, HeartbeatAnswer, StatusAnswer
-from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, accept_runner_token
+from recovery_ledger.domain.runner_token import accept_runner_token
 from recovery_ledger.infra.cloud.url_policy import check_cloud_url
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class CloudClient:
     ) -> None:
         self.base_url = check_cloud_url(base_url)
         self.max_body_bytes = max_body_bytes
+        self.request_timeout_s = connect_timeout + read_timeout
         self._client = httpx.AsyncClient(
             verify=_tls_context(self.base_url),
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -61,7 +61,7 @@ class CloudClient:
             ),
             transport=transport,
             trust_env=False,  # a proxy from the environment must not see tokens
-            headers={"User-Agent": "recovery-ledger"},
+            headers={"User-Agent": "recovery-ledger", "Accept-Encoding": "identity"},
         )
 
     def __repr__(self) -> str:
@@ -87,15 +87,29 @@ class CloudClient:
         return self._loop_url(loop_id, "heartbeat")
 
     async def _send(self, request: httpx.Request) -> tuple[int, bytes | None]:
-        """(status, body) with the body capped; body None when it exceeded the cap."""
+        """(status, body) with the body capped; body None when it exceeded the cap or came
+        compressed. The whole exchange has one time limit (connect + read): a server that
+        trickles its answer a byte at a time (slowloris) never resets a read timeout
+        forever; it ends as ``httpx.TimeoutException``."""
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                return await self._exchange(request)
+        except TimeoutError:
+            raise httpx.ReadTimeout("the answer took too long", request=request) from None
+
+    async def _exchange(self, request: httpx.Request) -> tuple[int, bytes | None]:
         response = await self._client.send(request, stream=True)
         try:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 return response.status_code, None
+            if response.headers.get("content-encoding", "identity").lower() != "identity":
+                # Asked for identity: a compressed answer is not the contract's, and never
+                # decompressed, so a gzip bomb costs nothing.
+                return response.status_code, None
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_bytes():  # decoded, so a gzip bomb is capped too
+            async for chunk in response.aiter_bytes():  # identity: the bytes as sent
                 size += len(chunk)
                 if size > self.max_body_bytes:
                     return response.status_code, None
@@ -184,7 +198,7 @@ def _heartbeat_200(document: dict[str, Any] | None, loop_id: str, now: datetime)
     try:
         info = accept_runner_token(token, loop_id)  # the rules of a token on stdin
         datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    except (MalformedToken, ValueError):
+    except (MalformedTokenError, ValueError):
         return malformed
     # Contract section 2: adopt only a well-formed JWT whose jti is J and whose exp is ahead.
     if info.jti != jti or info.expires_at <= now:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from recovery_ledger.infra.errors import BadInputError
 
-class BadCloudUrl(ValueError):
+
+class BadCloudUrl(BadInputError):
     """Not a usable base URL at all."""
 
 
-class InsecureCloudUrl(ValueError):
+class InsecureCloudUrl(BadInputError):
     """Plain http to a host that is not loopback: a token would cross the network in clear."""
 
 

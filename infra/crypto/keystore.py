@@ -94,6 +94,16 @@ class KeyStore:
                 "the loop's data key does not open with this installation key"
             ) from None
 
+    def data_key_ids(self) -> list[UUID]:
+        """The loops whose data key is still on disk (few: a cleared token's key goes at once)."""
+        found = []
+        for path in (self.directory / "loops").glob("*.dek"):
+            try:
+                found.append(UUID(path.stem))
+            except ValueError:  # not a file we wrote
+                continue
+        return found
+
     def has_data_key(self, aggregate_id: UUID) -> bool:
         return self._dek_path(aggregate_id).exists()
 

@@ -28,6 +28,7 @@ from recovery_ledger.infra.projection_store.schema import (
     create_statements,
 )
 from recovery_ledger.infra.store.app import LedgerApp
+from recovery_ledger.projections.audit import TALLY_COLUMNS, DecisionTally, FindingTally
 from recovery_ledger.projections.rows import (
     BootRow,
     DecisionRow,
@@ -36,6 +37,7 @@ from recovery_ledger.projections.rows import (
     boot_after,
     decision_after,
     decision_key,
+    is_loop_event,
     loop_after,
 )
 from recovery_ledger.projections.zombies import Finding, findings_for
@@ -124,6 +126,22 @@ class ProjectionStore:
         sql = _select_sql(DECISIONS, "", "observed_at, loop_id")
         return (from_values(DecisionRow, row) for row in self.db.stream(sql))
 
+    def decision_tallies(self, loop_id: str | None = None) -> list[DecisionTally]:
+        """The decisions (of one loop, or all) grouped as the audit counts them: hundreds
+        of rows, not a row per decision (the engine groups them, in C)."""
+        columns = ", ".join(TALLY_COLUMNS)
+        where, params = ("WHERE loop_id = ? ", (loop_id,)) if loop_id is not None else ("", ())
+        sql = (
+            f"SELECT {columns}, COUNT(*), CAST(SUM(token_revived) AS BIGINT) "
+            f"FROM {DECISIONS.name} {where}GROUP BY {columns}"
+        )
+        return [from_values(DecisionTally, row) for row in self.db.query(sql, params)]
+
+    def finding_tallies(self, loop_id: str | None = None) -> list[FindingTally]:
+        where, params = ("WHERE loop_id = ? ", (loop_id,)) if loop_id is not None else ("", ())
+        sql = f"SELECT boot_id, kind, COUNT(*) FROM {FINDINGS.name} {where}GROUP BY boot_id, kind"
+        return [FindingTally(str(b), str(k), int(n)) for b, k, n in self.db.query(sql, params)]
+
     def loops(self) -> list[LoopRow]:
         return self.select(LOOPS, LoopRow, order="registered_at, loop_id")
 
@@ -157,11 +175,11 @@ class _Fold:
         self.events: list[tuple[Any, Any, str, tuple[str, str] | None]] = []
         for notification, event in events:
             aggregate_id = str(event.originator_id)
-            key = decision_key(event, aggregate_id) if _is_loop_event(event) else None
+            key = decision_key(event, aggregate_id) if is_loop_event(event) else None
             self.events.append((notification, event, aggregate_id, key))
-        loop_ids = {a for _, e, a, _ in self.events if _is_loop_event(e)}
+        loop_ids = {a for _, e, a, _ in self.events if is_loop_event(e)}
         decision_boots = {k[0] for *_, k in self.events if k is not None}
-        boot_ids = {a for _, e, a, _ in self.events if not _is_loop_event(e)} | decision_boots
+        boot_ids = {a for _, e, a, _ in self.events if not is_loop_event(e)} | decision_boots
         self.loops = {
             r.aggregate_id: r for r in store.load(LOOPS, LoopRow, "aggregate_id", loop_ids)
         }
@@ -177,7 +195,7 @@ class _Fold:
 
     def apply(self) -> None:
         for notification, event, aggregate_id, key in self.events:
-            if _is_loop_event(event):
+            if is_loop_event(event):
                 self._apply_loop_event(notification, event, aggregate_id, key)
             else:
                 row = boot_after(self.boots.get(aggregate_id), event)
@@ -256,10 +274,6 @@ def _select_sql(table: Table, where: str, order: str) -> str:
     if order:
         sql += f" ORDER BY {order}"
     return sql
-
-
-def _is_loop_event(event: Any) -> bool:
-    return type(event).__qualname__.startswith("Loop.")
 
 
 def caught_up(app: LedgerApp) -> ProjectionStore:

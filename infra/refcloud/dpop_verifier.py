@@ -21,9 +21,12 @@ from urllib.parse import urlsplit
 
 from recovery_ledger.infra.crypto.jwk import jwk_thumbprint
 from recovery_ledger.infra.crypto.pop_signer import access_token_hash
+from recovery_ledger.infra.errors import LedgerError
 
 
-class ProofRejected(Exception):
+class ProofRejected(LedgerError):
+    """The DPoP proof fails one of RFC 9449's checks; ``reason`` names which."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason

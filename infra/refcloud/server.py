@@ -99,16 +99,6 @@ class ReferenceCloud:
             self.state.keys.add(thumbprint)
         return thumbprint
 
-    def set_status(self, loop_id: str, status: str) -> None:
-        loop = self.state.loop(loop_id)
-        assert loop is not None, f"unknown loop {loop_id}"
-        loop.status = status
-
-    def set_revivable(self, loop_id: str, revivable: bool) -> None:
-        loop = self.state.loop(loop_id)
-        assert loop is not None, f"unknown loop {loop_id}"
-        loop.revivable = revivable
-
     def delete_loop(self, loop_id: str) -> None:
         """The loop is gone: status and heartbeat answer 410."""
         loop = self.state.loop(loop_id)

@@ -6,20 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoder
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.errors import LoopRefusal
-from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
-from recovery_ledger.domain.observations import PROVENANCES
+from recovery_ledger.domain.loop import (
+    Loop,
+    SealedToken,
+    TokenSource,
+    loop_aggregate_id,
+)
+from recovery_ledger.domain.observations import provenance_of
+from recovery_ledger.domain.runner_token import parse_runner_token
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
 from recovery_ledger.infra.store.location import LedgerLocation
+from recovery_ledger.infra.store.loop_projector import project_loop
+from recovery_ledger.infra.store.open_loops import OpenLoopIndex
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500
@@ -71,13 +78,22 @@ class LedgerApp(Application[UUID]):
             start = page[-1].id + 1
 
     def loops(self) -> list[Loop]:
+        """Every loop, finalized ones included: their whole histories (not for the boot)."""
         return [
             self.repository.get(aggregate_id, projector_func=project_loop)
             for aggregate_id in self.loop_aggregate_ids()
         ]
 
-    def open_loops(self) -> list[Loop]:
-        return [loop for loop in self.loops() if not loop.is_finalized]
+    def open_loops(self, host_id: str | None = None) -> list[Loop]:
+        """Loops not finalized (of ``host_id``, or of every host), in registration order.
+
+        Read through the open-loop index kept with the events, so the cost follows the
+        open loops, never the ledger's history of finalized ones."""
+        index = cast(OpenLoopIndex, self.recorder)
+        return [
+            self.repository.get(aggregate_id, projector_func=project_loop)
+            for aggregate_id in index.open_loop_ids(host_id)
+        ]
 
     def current_token(self, loop_id: str) -> str:
         loop = self.get_loop(loop_id)
@@ -94,7 +110,7 @@ class LedgerApp(Application[UUID]):
         expires_at: datetime,
         fingerprint: str,
         token: str,
-        source: str,
+        source: TokenSource,
     ) -> SealedToken:
         sealed, key_id = self.sealer.seal(aggregate_id, jti, token)
         return SealedToken(jti, expires_at, fingerprint, sealed, key_id, source)
@@ -109,18 +125,13 @@ class LedgerApp(Application[UUID]):
         host_id: str,
         token: str,
     ) -> Loop:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
-
-        if provenance not in PROVENANCES:
-            raise BadInputError(
-                f"provenance must be one of {', '.join(PROVENANCES)}, not {provenance!r}"
-            )
+        declared = provenance_of(provenance)
         info = parse_runner_token(token)
         if self.find_loop(loop_id) is not None:
             raise BadInputError(f"loop {loop_id!r} is already registered")
         loop = Loop(
             loop_id=loop_id,
-            provenance=provenance,
+            provenance=declared,
             pid=pid,
             pid_start_time=pid_start_time,
             host_id=host_id,
@@ -135,16 +146,11 @@ class LedgerApp(Application[UUID]):
         return loop
 
     def record_token(self, loop_id: str, token: str) -> Loop:
-        from recovery_ledger.infra.cloud.runner_jwt import parse_runner_token
-
         info = parse_runner_token(token)
         loop = self.get_loop(loop_id)
-        with self.refusals_as_bad_input():
-            loop.issue_token(
-                self.seal_token(
-                    loop.id, info.jti, info.expires_at, info.fingerprint, token, "rotated"
-                )
-            )
+        loop.issue_token(
+            self.seal_token(loop.id, info.jti, info.expires_at, info.fingerprint, token, "rotated")
+        )
         with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
             self.save(loop)
         return loop
@@ -154,8 +160,7 @@ class LedgerApp(Application[UUID]):
         if not reason.strip():
             raise BadInputError("--reason must not be empty")
         loop = self.get_loop(loop_id)
-        with self.refusals_as_bad_input():
-            loop.finalize(reason, boot_id=None, cloud_last_word=None, by="host")
+        loop.finalize(reason, boot_id=None, cloud_last_word=None, by="host")
         with self.conflicts_refused(f"loop {loop_id!r} was changed by another writer"):
             self.save(loop)
         self.keys.destroy_data_key(loop.id)
@@ -166,15 +171,28 @@ class LedgerApp(Application[UUID]):
         with self.conflicts_refused("the ledger was changed by another writer during boot"):
             self.save(*aggregates)
 
-    def shred_cleared_keys(self, loops: list[Loop] | None = None) -> int:
-        """Destroy data keys whose token the ledger says is cleared.
+    def shred_cleared_keys(self, host_id: str | None = None) -> int:
+        """Destroy data keys whose token the ledger says is cleared (of ``host_id``'s loops,
+        or of any host's).
 
-        The ledger records the clearing first and destroys the key after; a
-        crash in between leaves a key that this sweep removes on the next run.
+        The ledger records the clearing first and destroys the key after; a crash in
+        between leaves a key that this sweep removes on the next run. Only keys still on
+        disk are looked at, and an open loop always holds its token: the sweep loads no
+        loop at all unless such a crash happened.
         """
+        index = cast(OpenLoopIndex, self.recorder)
+        open_ids = set(index.open_loop_ids(None))
         shredded = 0
-        for loop in self.loops() if loops is None else loops:
-            if loop.token is None and self.keys.has_data_key(loop.id):
+        for aggregate_id in self.keys.data_key_ids():
+            if aggregate_id in open_ids:
+                continue
+            try:
+                loop: Loop = self.repository.get(aggregate_id, projector_func=project_loop)
+            except AggregateNotFoundError:
+                continue
+            if host_id is not None and loop.host_id != host_id:
+                continue
+            if loop.token is None:
                 self.keys.destroy_data_key(loop.id)
                 shredded += 1
         return shredded
@@ -186,14 +204,6 @@ class LedgerApp(Application[UUID]):
             yield
         except (IntegrityError, RecordConflictError):
             raise LedgerBusyError(f"{message}; nothing was written, try again") from None
-
-    @staticmethod
-    @contextmanager
-    def refusals_as_bad_input() -> Iterator[None]:
-        try:
-            yield
-        except LoopRefusal as refusal:
-            raise BadInputError(str(refusal)) from None
 
 
 def _head_signer(keys: KeyStore) -> Any:

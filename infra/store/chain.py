@@ -24,6 +24,8 @@ CHECKPOINT_TABLE = "ledger_checkpoints"
 
 def _canonical_id(originator_id: UUID | str) -> bytes:
     # SQLite hands ids back as bare hex, PostgreSQL as UUIDs: hash one spelling of both.
+    if isinstance(originator_id, UUID):  # the write path: no need to parse it again
+        return str(originator_id).encode("ascii")
     try:
         return str(UUID(str(originator_id))).encode("ascii")
     except ValueError:

@@ -1,5 +1,6 @@
-"""PostgreSQL application recorder that extends the hash chain and signs its new head in
-the same transaction as the events (``heads.py``).
+"""PostgreSQL application recorder that extends the hash chain, signs its new head
+(``heads.py``) and keeps the open-loop index (``open_loops.py``) in the same transaction as
+the events.
 
 The library inserts under ``LOCK TABLE ... IN EXCLUSIVE MODE``, so reading the chain head
 after the insert, in the same transaction, cannot race another writer.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -19,6 +21,14 @@ from psycopg.sql import SQL, Identifier
 
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, extend
 from recovery_ledger.infra.store.heads import Checkpoint, HeadSigner
+from recovery_ledger.infra.store.open_loops import (
+    CREATE_COLUMNS,
+    INDEX_TOPICS,
+    OPEN_LOOPS_TABLE,
+    changes_of,
+    select_open_loops,
+)
+from recovery_ledger.infra.store.recorders import INDEXES_TABLE
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -39,6 +49,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "position bigint NOT NULL, event_count bigint NOT NULL, head bytea NOT NULL, "
                 "signed_at text NOT NULL, key_id text NOT NULL, signature bytea NOT NULL)"
             ).format(schema, checkpoints),
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + CREATE_COLUMNS + ")").format(
+                schema, Identifier(OPEN_LOOPS_TABLE)
+            ),
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (name text PRIMARY KEY)").format(
+                schema, Identifier(INDEXES_TABLE)
+            ),
         ]
         self._select_head = SQL(
             "SELECT chain_hash FROM {}.{} ORDER BY notification_id DESC LIMIT 1"
@@ -64,6 +80,47 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             self.head_signer.committed(self._signed)
         return ids
 
+    def create_table(self) -> None:
+        """Also fills the open-loop index of a ledger written before it existed, once.
+        Openers are serialized around this (``postgres_setup.schema_ready``)."""
+        super().create_table()
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("INSERT INTO {}.{} VALUES (%s) ON CONFLICT DO NOTHING").format(
+                    Identifier(schema), Identifier(INDEXES_TABLE)
+                ),
+                (OPEN_LOOPS_TABLE,),
+            )
+            if curs.rowcount != 1:
+                return
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, topic, state FROM {}.{} "
+                    "WHERE topic = ANY(%s) ORDER BY notification_id"
+                ).format(Identifier(schema), Identifier(self.events_table_name)),
+                (list(INDEX_TOPICS),),
+            )
+            rows = [
+                (r["notification_id"], r["originator_id"], r["topic"], r["state"])
+                for r in curs.fetchall()
+            ]
+            self._update_index(curs, rows)
+
+    def _update_index(
+        self, curs: Cursor[DictRow], rows: Sequence[tuple[int, Any, str, bytes]]
+    ) -> None:
+        table = f"{_quoted(self.datastore.schema)}.{OPEN_LOOPS_TABLE}"
+        for statement, params in changes_of(rows).statements("%s", table):
+            curs.executemany(SQL(statement), params)
+
+    def open_loop_ids(self, host_id: str | None) -> list[UUID]:
+        """Loops registered and not finalized (of ``host_id``, or all), in registration order."""
+        table = f"{_quoted(self.datastore.schema)}.{OPEN_LOOPS_TABLE}"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL(select_open_loops("%s", table)), (host_id, host_id))
+            return [UUID(str(row["aggregate_id"])) for row in curs.fetchall()]
+
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -85,6 +142,13 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         position, head = links[-1]
         self._signed = self.head_signer.sign_head(position, count, head)
         curs.execute(self._insert_checkpoint, self._signed.row())
+        self._update_index(
+            curs,
+            [
+                (i, e.originator_id, e.topic, e.state)
+                for i, e in zip(ids, stored_events, strict=True)
+            ],
+        )
         return ids
 
     def insert_in_transaction(
@@ -101,3 +165,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         signed = self._signed
         assert ids is not None and len(ids) == len(stored_events) and signed is not None
         return ids, signed
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

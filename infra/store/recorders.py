@@ -1,5 +1,6 @@
-"""SQLite application recorder that extends the hash chain and signs its new head in the
-same transaction as the events (``heads.py``).
+"""SQLite application recorder that extends the hash chain, signs its new head
+(``heads.py``) and keeps the open-loop index (``open_loops.py``) in the same transaction
+as the events.
 
 The events are inserted first, which takes SQLite's write lock; only then is the chain
 head read, so two writers can never link onto the same head.
@@ -9,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, extend
 from recovery_ledger.infra.store.heads import Checkpoint, HeadSigner
+from recovery_ledger.infra.store.open_loops import (
+    CREATE_COLUMNS,
+    INDEX_TOPICS,
+    OPEN_LOOPS_TABLE,
+    changes_of,
+    select_open_loops,
+)
 
 CHECKPOINT_COLUMNS = (
     "seq INTEGER PRIMARY KEY, position INTEGER NOT NULL, event_count INTEGER NOT NULL, "
@@ -24,6 +33,9 @@ INSERT_CHECKPOINT = (
     f"INSERT INTO {CHECKPOINT_TABLE} (position, event_count, head, signed_at, key_id, "
     "signature) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# Which derived tables are complete: a row is claimed, and the table filled from the
+# events, in one transaction (a ledger written before the table existed is filled once).
+INDEXES_TABLE = "ledger_indexes"
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
@@ -36,7 +48,30 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
             "(notification_id INTEGER PRIMARY KEY, chain_hash BLOB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} ({CHECKPOINT_COLUMNS})",
+            f"CREATE TABLE IF NOT EXISTS {OPEN_LOOPS_TABLE} ({CREATE_COLUMNS})",
+            f"CREATE TABLE IF NOT EXISTS {INDEXES_TABLE} (name TEXT PRIMARY KEY)",
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT 1 FROM {INDEXES_TABLE} WHERE name = ?", (OPEN_LOOPS_TABLE,))
+            if c.fetchone() is not None:
+                return
+        # A fresh transaction whose first statement writes: it waits for the write lock
+        # instead of failing on a snapshot another opener has moved past.
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT OR IGNORE INTO {INDEXES_TABLE} VALUES (?)", (OPEN_LOOPS_TABLE,))
+            c.execute("SELECT changes()")
+            if c.fetchone()[0]:
+                c.execute(
+                    f"SELECT rowid, originator_id, topic, state FROM {self.events_table_name} "
+                    "WHERE topic IN (?, ?) ORDER BY rowid",
+                    INDEX_TOPICS,
+                )
+                rows = [(r[0], r[1], r[2], r[3]) for r in c.fetchall()]
+                for statement, params in changes_of(rows).statements("?"):
+                    c.executemany(statement, params)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -50,11 +85,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if not stored_events or ids is None:
-            return ids
+        if not stored_events:
+            return []
         if self.head_signer is None:
             raise RuntimeError("the ledger's recorder has no head signer")
+        ids = self._insert_rows(c, stored_events)
         c.execute(f"SELECT chain_hash FROM {CHAIN_TABLE} ORDER BY notification_id DESC LIMIT 1")
         row = c.fetchone()
         links = extend(bytes(row[0]) if row else GENESIS, ids, stored_events)
@@ -67,4 +102,35 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         position, head = links[-1]
         self._signed = self.head_signer.sign_head(position, count, head)
         c.execute(INSERT_CHECKPOINT, self._signed.row())
+        index = changes_of(
+            (i, s.originator_id, s.topic, s.state) for i, s in zip(ids, stored_events, strict=True)
+        )
+        for statement, params in index.statements("?"):
+            c.executemany(statement, params)
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One executemany, not one execute per event (the library's way, to learn each
+        rowid): holding SQLite's write lock, the new rowids are the consecutive numbers
+        ending at last_insert_rowid()."""
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
+            ],
+        )
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        return list(range(last - len(stored_events) + 1, last + 1))
+
+    def open_loop_ids(self, host_id: str | None) -> list[UUID]:
+        """Loops registered and not finalized (of ``host_id``, or all), in registration order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(select_open_loops("?"), (host_id, host_id))
+            return [UUID(row[0]) for row in c.fetchall()]

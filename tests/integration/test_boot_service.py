@@ -87,7 +87,6 @@ def boot(app: LedgerApp, cloud: SecondConnectionCloud, alive: dict[int, bool]) -
         host_name="test",
         app_version="t",
         cloud_url="http://127.0.0.1:1",
-        request_timeout_s=1.0,
     )
     service = BootService(
         app,

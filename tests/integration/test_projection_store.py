@@ -106,3 +106,19 @@ def test_a_projection_behind_the_ledger_is_caught_up_before_any_command_answers(
     assert isinstance(listing, dict)
     states = {row["loop_id"]: row["state"] for row in listing["loops"]}
     assert states["revivable"] == "finalized"
+
+
+def test_audit_from_grouped_tallies_equals_audit_from_every_row(built: LedgerApp) -> None:
+    from recovery_ledger.projections.audit import AuditRange, audit_report
+
+    store = ProjectionStore(built)
+    store.catch_up()
+    boots = store.boots()
+    everything = AuditRange(None, None, None)
+    from_rows = audit_report(everything, boots, store.stream_decisions(), store.findings())
+    assert from_rows["totals"]["loops_examined"] > 0
+    assert from_rows["totals"]["heartbeats"] and from_rows["totals"]["revivals"]
+    tallies = store.decision_tallies()
+    assert sum(t.count for t in tallies) == from_rows["totals"]["loops_examined"]
+    assert audit_report(everything, boots, tallies, store.finding_tallies()) == from_rows
+    store.close()

@@ -19,7 +19,12 @@ import jwt
 
 from recovery_ledger.domain.boot import Boot
 from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id
-from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.domain.observations import (
+    HeartbeatAnswer,
+    LivenessObservation,
+    Provenance,
+    StatusAnswer,
+)
 from recovery_ledger.infra.errors import LedgerBusyError, TokenUnavailableError
 
 
@@ -107,7 +112,7 @@ class InMemoryLedger:
         sealer: InMemorySealer,
         loop_id: str,
         pid: int,
-        provenance: str = "desktop_managed",
+        provenance: Provenance = "desktop_managed",
         host_id: str = "host-a",
     ) -> str:
         """A loop as ``loop register`` records it; returns its runner token."""

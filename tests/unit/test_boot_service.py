@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
+from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 from recovery_ledger.infra.boot.ports import PopKey
 from recovery_ledger.infra.boot.service import BootResult, BootService, BootSettings
 from recovery_ledger.infra.errors import TokenUnavailableError
@@ -34,7 +34,11 @@ class World:
         self.cloud = FakeCloud(self.ledger)
 
     def register(
-        self, loop_id: str, pid: int, provenance: str = "desktop_managed", host: str = "host-a"
+        self,
+        loop_id: str,
+        pid: int,
+        provenance: Provenance = "desktop_managed",
+        host: str = "host-a",
     ) -> str:
         return self.ledger.register(self.sealer, loop_id, pid, provenance, host)
 
@@ -58,7 +62,6 @@ class World:
             app_version="t",
             cloud_url="http://127.0.0.1:1",
             deadline_s=deadline_s,
-            request_timeout_s=1.0,
         )
         pop_key = PopKey(FakeSigner(), "available") if pop else PopKey(None, "missing")
         service = BootService(

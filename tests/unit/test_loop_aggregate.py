@@ -16,14 +16,20 @@ from recovery_ledger.domain.errors import (
     LoopAlreadyFinalizedError,
     NoRevivalInBootError,
 )
-from recovery_ledger.domain.loop import Loop, SealedToken, loop_aggregate_id, project_loop
+from recovery_ledger.domain.loop import (
+    Loop,
+    SealedToken,
+    TokenSource,
+    loop_aggregate_id,
+)
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
+from recovery_ledger.infra.store.loop_projector import project_loop
 
 BOOT = uuid.UUID(int=1)
 LATER = uuid.UUID(int=2)
 
 
-def token(jti: str = "j1", source: str = "registered") -> SealedToken:
+def token(jti: str = "j1", source: TokenSource = "registered") -> SealedToken:
     return SealedToken(jti, datetime(2030, 1, 1, tzinfo=UTC), "f" * 64, b"\x01sealed", "k", source)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from recovery_ledger.domain.errors import UnknownPolicyError
 from recovery_ledger.domain.observations import HeartbeatAnswer, Provenance, StatusAnswer
 from recovery_ledger.domain.policies import (
     POLICY_NAMES,
     Decision,
     LoopFacts,
-    UnknownPolicyError,
     get_policy,
     may_retry_status,
 )

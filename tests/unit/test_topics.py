@@ -16,7 +16,8 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from recovery_ledger.domain.boot import Boot
-from recovery_ledger.domain.loop import Loop, loop_aggregate_id, project_loop
+from recovery_ledger.domain.loop import Loop, loop_aggregate_id
+from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 from ..conftest import REPO

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from recovery_ledger.infra.cloud.runner_jwt import MalformedToken, parse_runner_token
+from recovery_ledger.domain.errors import MalformedTokenError
+from recovery_ledger.domain.runner_token import parse_runner_token
 
 
 def b64(obj: object) -> str:
@@ -49,14 +50,14 @@ def test_jti_expiry_and_fingerprint_are_read_without_verifying() -> None:
     ],
 )
 def test_anything_but_a_well_formed_jwt_is_refused(text: str) -> None:
-    with pytest.raises(MalformedToken):
+    with pytest.raises(MalformedTokenError):
         parse_runner_token(text)
 
 
 def test_the_token_text_never_appears_in_the_refusal() -> None:
     secret_payload = {"jti": "", "exp": 1, "secret": "s3cr3t-material"}
     text = token(secret_payload)
-    with pytest.raises(MalformedToken) as refusal:
+    with pytest.raises(MalformedTokenError) as refusal:
         parse_runner_token(text)
     assert text not in str(refusal.value)
     assert "s3cr3t" not in str(refusal.value)

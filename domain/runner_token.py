@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from recovery_ledger.domain.errors import MalformedTokenError
+
 MAX_TOKEN_BYTES = 16 * 1024
 
 # The JWS algorithms of the IANA registry (RFC 7518, RFC 8037, RFC 8812) that sign: a token
@@ -27,8 +29,8 @@ JWS_ALGORITHMS = frozenset(
 )
 
 
-class MalformedToken(ValueError):
-    """The text is not a well-formed runner JWT; the message names why, never the text."""
+def _malformed(why: str) -> MalformedTokenError:
+    return MalformedTokenError(f"the runner token is not a well-formed JWT: {why}")
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,11 @@ class RunnerTokenInfo:
 
 def _segment(text: str, what: str) -> bytes:
     if not text or any(c not in _B64URL for c in text):
-        raise MalformedToken(f"{what} is not base64url")
+        raise _malformed(f"{what} is not base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise MalformedToken(f"{what} is not base64url") from None
+        raise _malformed(f"{what} is not base64url") from None
 
 
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -54,9 +56,9 @@ def _json_object(raw: bytes, what: str) -> dict[str, object]:
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
-        raise MalformedToken(f"{what} is not JSON") from None
+        raise _malformed(f"{what} is not JSON") from None
     if not isinstance(value, dict):
-        raise MalformedToken(f"{what} is not a JSON object")
+        raise _malformed(f"{what} is not a JSON object")
     return value
 
 
@@ -65,12 +67,12 @@ def accept_runner_token(text: str, loop_id: str) -> RunnerTokenInfo:
     cloud (contract section 5): at most 16 KiB, well-formed, signed with a real algorithm
     (never ``none``), and naming this loop when it names one in ``sub``."""
     if len(text) > MAX_TOKEN_BYTES:
-        raise MalformedToken(f"a runner token is at most {MAX_TOKEN_BYTES} bytes")
+        raise _malformed(f"a runner token is at most {MAX_TOKEN_BYTES} bytes")
     header, payload, info = _parse(text)
     if header.get("alg") not in JWS_ALGORITHMS:
-        raise MalformedToken("header alg is not a JWS signing algorithm")
+        raise _malformed("header alg is not a JWS signing algorithm")
     if "sub" in payload and payload["sub"] != loop_id:
-        raise MalformedToken("payload sub names another loop")
+        raise _malformed("payload sub names another loop")
     return info
 
 
@@ -81,24 +83,24 @@ def parse_runner_token(text: str) -> RunnerTokenInfo:
 
 def _parse(text: str) -> tuple[dict[str, object], dict[str, object], RunnerTokenInfo]:
     if not text or not text.isascii() or text != text.strip():
-        raise MalformedToken("a JWT is non-empty ASCII without surrounding whitespace")
+        raise _malformed("a JWT is non-empty ASCII without surrounding whitespace")
     parts = text.split(".")
     if len(parts) != 3:
-        raise MalformedToken(f"a JWT has 3 segments, this has {len(parts)}")
+        raise _malformed(f"a JWT has 3 segments, this has {len(parts)}")
     header = _json_object(_segment(parts[0], "header"), "header")
     payload = _json_object(_segment(parts[1], "payload"), "payload")
     _segment(parts[2], "signature")
     if not isinstance(header.get("alg"), str):
-        raise MalformedToken("header has no alg")
+        raise _malformed("header has no alg")
     jti = payload.get("jti")
     if not isinstance(jti, str) or not jti:
-        raise MalformedToken("payload has no string jti")
+        raise _malformed("payload has no string jti")
     exp = payload.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int):
-        raise MalformedToken("payload has no integer exp")
+        raise _malformed("payload has no integer exp")
     try:
         expires_at = datetime.fromtimestamp(exp, UTC)
     except (OverflowError, OSError, ValueError):
-        raise MalformedToken("payload exp is out of range") from None
+        raise _malformed("payload exp is out of range") from None
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()
     return header, payload, RunnerTokenInfo(jti=jti, expires_at=expires_at, fingerprint=fingerprint)
