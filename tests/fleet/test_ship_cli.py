@@ -229,3 +229,26 @@ def test_the_collector_stops_cleanly_on_sigint(fleet: Fleet) -> None:
         assert collector.process.wait(timeout=30) == 0
         assert collector.process.stderr is not None
         assert "Traceback" not in collector.process.stderr.read()
+
+
+def test_collector_serve_without_its_extra_exits_4_naming_the_extra(tmp_path: Path) -> None:
+    """A desktop install has no collector: one line, exit 4, nothing created."""
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    hide = "import sys; sys.modules['starlette'] = None; "
+    run = "from recovery_ledger.__main__ import main; main()"
+    ledger = f"postgresql://postgres@127.0.0.1:5432/test?schema=never_{os.getpid()}"
+    result = subprocess.run(
+        [sys.executable, "-c", hide + run, "collector", "serve", "--ledger", ledger],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO.parent)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "recovery-ledger[collector]" in result.stderr and "Traceback" not in result.stderr
