@@ -86,5 +86,5 @@ def say_nothing_matches(what: str, args: argparse.Namespace) -> None:
     from recovery_ledger.infra.cli.output import terminal_safe
 
     given = filters_given(args)
-    suffix = f" {terminal_safe(given)}" if given else " (the ledger holds none yet)"
-    sys.stderr.write(f"recovery-ledger: no {what} match{suffix}\n")
+    said = f"match {terminal_safe(given)}" if given else "in this ledger yet"
+    sys.stderr.write(f"recovery-ledger: no {what} {said}\n")
