@@ -170,12 +170,10 @@ class Ledger:
     def registered_as(self, loop_id: str, *, pid: int, provenance: str, token: str) -> Loop | None:
         """The loop when it is already registered with this provenance, pid, process start
         time and token (contract section 5: registering it again is a no-op); else None."""
-        import hashlib
-
         from recovery_ledger.infra.boot.liveness import process_start_time
 
         # Bad input is refused before the ledger is opened.
-        accept_runner_token(token, check_loop_id(loop_id))
+        info = accept_runner_token(token, check_loop_id(loop_id))
         try:
             start_time = process_start_time(pid)
         except Exception:
@@ -183,12 +181,11 @@ class Ledger:
         loop = self.writable_app(create=True).find_loop(loop_id)
         if loop is None or loop.token is None:
             return None
-        fingerprint = hashlib.sha256(token.encode("ascii")).hexdigest()
         same = (loop.provenance, loop.pid, loop.pid_start_time, loop.token.fingerprint) == (
             provenance,
             pid,
             start_time,
-            fingerprint,
+            info.fingerprint,
         )
         return loop if same else None
 

@@ -11,14 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from recovery_ledger.projections.errors import FilterError
 from recovery_ledger.projections.rows import BootRow, DecisionRow, LoopRow
 
 MIN_BOOT_PREFIX = 6
 SHORT_ID = 8
-
-
-class FilterError(ValueError):
-    """A filter that cannot be resolved (too short or ambiguous): bad usage."""
 
 
 def short_id(boot_id: str) -> str:

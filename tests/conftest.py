@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,19 @@ class Ledger:
         return {"RECOVERY_LEDGER_DB": self.arg, "RECOVERY_LEDGER_KEYS": str(self.keys_dir)}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses ``ledger`` runs on SQLite; one marked ``both_backends`` (where the
+    engine matters: storage at rest, concurrent writers, locking, projections, transfer)
+    runs on PostgreSQL as well."""
+    if "ledger" not in metafunc.fixturenames:
+        return
+    backends: list[Any] = ["sqlite"]
+    if metafunc.definition.get_closest_marker("both_backends"):
+        backends.append(pytest.param("postgres", marks=pytest.mark.postgres))
+    metafunc.parametrize("ledger", backends, indirect=True)
+
+
+@pytest.fixture
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     if request.param == "sqlite":
         path = tmp_path / "ledger.sqlite"
@@ -77,6 +90,41 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     schema = f"t_{uuid.uuid4().hex[:16]}"
     yield Ledger("postgres", f"{PG_DSN_BASE}?schema={schema}", tmp_path / "keys")
     drop_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def built_original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The integration tests' fixture ledger (``integration/ledger_builder.py``), built once
+    per session (per xdist worker) on SQLite: ``ledger.sqlite`` and ``ledger.sqlite.keys``."""
+    from .integration.ledger_builder import build_ledger
+
+    directory = tmp_path_factory.mktemp("built")
+    build_ledger(str(directory / "ledger.sqlite"), directory / "ledger.sqlite.keys")
+    return directory
+
+
+def copy_built(original: Path, path: Path, keys_dir: Path) -> None:
+    """A private copy of the built ledger: the database (and any WAL) and its key directory."""
+    import shutil
+
+    for suffix in ("", "-wal", "-shm"):
+        source = original / f"ledger.sqlite{suffix}"
+        if source.exists():
+            shutil.copy2(source, path.with_name(path.name + suffix))
+    shutil.copytree(original / "ledger.sqlite.keys", keys_dir)
+
+
+@pytest.fixture
+def built_ledger(ledger: Ledger, built_original: Path) -> Ledger:
+    """``ledger`` holding the fixture ledger: a copy of the session's on SQLite, built afresh
+    (in-process, no command line) on PostgreSQL, where a schema cannot be copied."""
+    if ledger.path is not None:
+        copy_built(built_original, ledger.path, ledger.keys_dir)
+    else:
+        from .integration.ledger_builder import build_ledger
+
+        build_ledger(ledger.arg, ledger.keys_dir)
+    return ledger
 
 
 @pytest.fixture

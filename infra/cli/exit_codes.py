@@ -19,6 +19,7 @@ from recovery_ledger.infra.errors import (
     TokenUnavailableError,
     UploadRefusedError,
 )
+from recovery_ledger.projections.errors import FilterError, ProjectionError
 
 OK = 0
 UNEXPECTED = 1
@@ -31,8 +32,8 @@ REPLAY_DIFFERS = 5  # `replay`: a re-derived or what-if decision differs from th
 REFUSED = 6  # `ship`: the collector refused the upload
 UNREACHABLE = 7  # `ship`: the collector could not be reached or did not answer in time
 
-# Every failure the command line reports in one line: the infra's and the domain's roots.
-Failure = LedgerError | DomainError
+# Every failure the command line reports in one line: the root of each layer.
+Failure = LedgerError | DomainError | ProjectionError
 
 _CODES: tuple[tuple[type[Failure], int], ...] = (
     (BadInputError, BAD_INPUT),
@@ -41,6 +42,7 @@ _CODES: tuple[tuple[type[Failure], int], ...] = (
     (UnknownPolicyError, BAD_INPUT),
     (UnknownProvenanceError, BAD_INPUT),
     (MalformedTokenError, BAD_INPUT),
+    (FilterError, BAD_INPUT),
     (LedgerBusyError, BUSY),
     (LedgerUnreadableError, UNREADABLE),
     (TokenUnavailableError, UNREADABLE),

@@ -41,7 +41,14 @@ def cmd_collector_enroll(ctx: CommandContext) -> int:
     check_enrollment(ctx.args.thumbprint, ctx.args.name)
     new = enroll(_collector_ledger(ctx), ctx.args.thumbprint, ctx.args.name)
     if ctx.json:
-        emit_json({"thumbprint": ctx.args.thumbprint, "name": ctx.args.name, "enrolled": new})
+        emit_json(
+            {
+                "schema_version": 1,  # docs/schemas/collector-enroll.schema.json
+                "thumbprint": ctx.args.thumbprint,
+                "name": ctx.args.name,
+                "enrolled": new,
+            }
+        )
     else:
         state = "enrolled" if new else "already enrolled"
         print(f"{state}: {ctx.args.thumbprint} as {terminal_safe(ctx.args.name)}")
@@ -79,7 +86,13 @@ def cmd_ship(ctx: CommandContext) -> int:
     finally:
         client.close()
     if ctx.json:
-        emit_json({"shipped": result.shipped, "position": result.position})
+        emit_json(
+            {
+                "schema_version": 1,  # docs/schemas/ship.schema.json
+                "shipped": result.shipped,
+                "position": result.position,
+            }
+        )
     else:
         sys.stdout.write(
             f"shipped {result.shipped} events; the collector holds this ledger "

@@ -23,6 +23,8 @@ EXIT_CODES = (
     (5, "replay: a re-derived or what-if decision differs from the recorded one"),
     (6, "ship: the collector refused an upload"),
     (7, "ship: the collector could not be reached or did not answer in time; nothing lost"),
+    (130, "ended by SIGINT (Ctrl-C); everything recorded so far is kept"),
+    (143, "ended by SIGTERM; everything recorded so far is kept"),
 )
 
 ENVIRONMENT = (
@@ -39,7 +41,8 @@ ENVIRONMENT = (
     (
         "RECOVERY_LEDGER_POP_KEY",
         "the managed key (EC P-256 PKCS#8 PEM), as boot/key show --pop-key "
-        "(default: managed_key.pem in the key directory)",
+        "(default: managed_key.pem in the user's config directory, "
+        "e.g. ~/.config/recovery-ledger/)",
     ),
     (
         "RECOVERY_LEDGER_HOST_ID",
@@ -48,6 +51,11 @@ ENVIRONMENT = (
     (
         "RECOVERY_LEDGER_DEBUG",
         "set to anything to get the full traceback of an unexpected error (exit 1) on stderr",
+    ),
+    (
+        "RECOVERY_LEDGER_CRASH_AT",
+        "testing only (the crash campaign): boot dies as kill -9 would (exit 137) right after "
+        "the named transaction: started, decided, begun, posted, concluded or completed",
     ),
     ("NO_COLOR", "set to anything to turn colour off in tables (https://no-color.org)"),
     ("COLUMNS", "the width tables fit on a terminal (default: the terminal's own)"),

@@ -7,7 +7,6 @@ command that has no examples yet)."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 
 PROG = "recovery-ledger"
@@ -86,6 +85,18 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "cloud serve": ("recovery-ledger cloud serve --port 8080",),
     "demo": ("recovery-ledger demo", "recovery-ledger demo --dir /tmp/rl-demo"),
     "help": ("recovery-ledger help exit-codes", "recovery-ledger help environment"),
+    "collector": ("recovery-ledger collector serve --ledger postgresql://collector@db/fleet",),
+    "collector serve": (
+        "recovery-ledger collector serve --ledger postgresql://collector@db/fleet --listen 127.0.0.1:8765",
+        "recovery-ledger collector serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem",
+    ),
+    "collector enroll": (
+        'recovery-ledger collector enroll --thumbprint "$(recovery-ledger key show --json | jq -r .ledger_key.thumbprint)" --name laptop-7',
+    ),
+    "ship": (
+        "recovery-ledger ship --to https://collector.example:8443",
+        "recovery-ledger ship --to http://127.0.0.1:8765 --json --deadline 30",
+    ),
     "completion": (
         "recovery-ledger completion bash > /etc/bash_completion.d/recovery-ledger",
         'recovery-ledger completion zsh > "${fpath[1]}/_recovery-ledger"',
@@ -138,6 +149,8 @@ def clearer(prog: str, message: str) -> str:
     where = prog.removeprefix(PROG).strip()
     found = _INVALID_CHOICE.search(message)
     if found:
+        import difflib
+
         option, typed = found.group(1), found.group(2)
         choices = [c.strip(" '") for c in found.group(3).split(",")]
         close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.6)

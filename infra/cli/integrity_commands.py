@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from recovery_ledger.infra.cli.context import CommandContext
 from recovery_ledger.infra.cli.exit_codes import UNREADABLE
-from recovery_ledger.infra.cli.output import emit_json
+from recovery_ledger.infra.cli.output import emit_json, terminal_safe
 from recovery_ledger.infra.errors import BadInputError
 
 
@@ -15,7 +16,9 @@ def cmd_verify(ctx: CommandContext) -> int:
     from recovery_ledger.infra.integrity.verify import verify_ledger
 
     trusted = [parse_public_key(text) for text in ctx.args.trust_key]
-    report = verify_ledger(ctx.open(check_witness=False), trusted)
+    app = ctx.open(check_witness=False)  # verify reports a cut-back ledger itself
+    report = verify_ledger(app, trusted)
+    installations = _fleet_installations(app, report)
     if ctx.json:
         emit_json(
             {
@@ -26,6 +29,7 @@ def cmd_verify(ctx: CommandContext) -> int:
                 "checkpoints_foreign": report.checkpoints_foreign,
                 "problems": report.problems,
                 "more_problems": report.truncated_report,
+                **({} if installations is None else {"installations": installations}),
             }
         )
     elif report.ok:
@@ -38,6 +42,11 @@ def cmd_verify(ctx: CommandContext) -> int:
                 else ""
             )
         )
+        for one in installations or ():
+            print(
+                f"  installation {terminal_safe(one['host'])}: {one['events']} events, "
+                f"{one['heads_checked']} of its signed heads match"
+            )
     else:
         for problem in report.problems[:10]:
             sys.stderr.write(f"recovery-ledger: verify: {problem['message']}\n")
@@ -49,6 +58,19 @@ def cmd_verify(ctx: CommandContext) -> int:
             )
         return UNREADABLE
     return 0
+
+
+def _fleet_installations(app: Any, report: Any) -> list[dict[str, Any]] | None:
+    """On a collector's ledger, each installation's history on its own (docs/fleet.md)."""
+    if not app.location.is_postgres:
+        return None
+    from recovery_ledger.infra.fleet.schema import has_fleet_tables
+
+    if not has_fleet_tables(app):
+        return None
+    from recovery_ledger.infra.fleet.fleet_verify import verify_installations
+
+    return verify_installations(app, report)
 
 
 def cmd_export(ctx: CommandContext) -> int:

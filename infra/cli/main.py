@@ -17,6 +17,7 @@ from recovery_ledger.infra.cli.exit_codes import (
     exit_code_for,
 )
 from recovery_ledger.infra.errors import LedgerError
+from recovery_ledger.projections.errors import ProjectionError
 
 
 def _fail(message: str) -> None:
@@ -59,7 +60,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         code: int = handler(CommandContext(args))
         return code
-    except (LedgerError, DomainError) as error:
+    except (LedgerError, DomainError, ProjectionError) as error:
         _fail(str(error))
         return exit_code_for(error)
     except KeyboardInterrupt:

@@ -133,7 +133,7 @@ def build_parser() -> OneLineParser:
         "--pop-key",
         metavar="PATH",
         help="managed key, EC P-256 PKCS#8 PEM (env RECOVERY_LEDGER_POP_KEY; default: "
-        "managed_key.pem in the key directory)",
+        "managed_key.pem in the user's config directory, e.g. ~/.config/recovery-ledger/)",
     )
     p.add_argument(
         "--policy",
@@ -311,7 +311,7 @@ def build_parser() -> OneLineParser:
         "--pop-key",
         metavar="PATH",
         help="managed key, found as boot finds it (default: env RECOVERY_LEDGER_POP_KEY, "
-        "else managed_key.pem in the key directory)",
+        "else managed_key.pem in the user's config directory)",
     )
     # -- end issue 12: key show ------------------------------------------------------------
     # -- issue 10: key adopt ----------------------------------------------------------------
@@ -372,8 +372,16 @@ def build_parser() -> OneLineParser:
         help="where to listen (default 127.0.0.1:8765; port 0 picks one); plain http only "
         "on a loopback address",
     )
-    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM) (default: none, plain http on loopback only)",
+    )
+    p.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        help="the certificate's private key (PEM) (default: none)",
+    )
     p = _sub(
         collector_commands,
         "enroll",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from recovery_ledger.infra.errors import BadInputError
-from recovery_ledger.projections.filters import FilterError, ReadFilter, resolve_boot, resolve_host
+from recovery_ledger.projections.filters import ReadFilter, resolve_boot, resolve_host
 from recovery_ledger.projections.rows import BootRow, LoopRow
 
 if TYPE_CHECKING:
@@ -57,13 +57,10 @@ def read_filter(args: argparse.Namespace, boots: list[BootRow], loops: list[Loop
     if since is not None and until is not None and since >= until:
         raise BadInputError("--since must be before --until")
     boot, host = getattr(args, "boot", None), getattr(args, "host", None)
-    try:
-        if boot is not None:
-            boot = resolve_boot(boot, (b.boot_id for b in boots))
-        if host is not None:
-            host = resolve_host(host, host_names(boots, loops))
-    except FilterError as error:
-        raise BadInputError(str(error)) from None
+    if boot is not None:
+        boot = resolve_boot(boot, (b.boot_id for b in boots))
+    if host is not None:
+        host = resolve_host(host, host_names(boots, loops))
     return ReadFilter(getattr(args, "loop", None), boot, host, since, until)
 
 
@@ -86,5 +83,5 @@ def say_nothing_matches(what: str, args: argparse.Namespace) -> None:
     from recovery_ledger.infra.cli.output import terminal_safe
 
     given = filters_given(args)
-    suffix = f" {terminal_safe(given)}" if given else " (the ledger holds none yet)"
-    sys.stderr.write(f"recovery-ledger: no {what} match{suffix}\n")
+    said = f"match {terminal_safe(given)}" if given else "in this ledger yet"
+    sys.stderr.write(f"recovery-ledger: no {what} {said}\n")

@@ -135,7 +135,7 @@ def _loop_view(
     }
 
 
-def _verify(ctx: CommandContext, app: Any) -> dict[str, Any]:
+def _verify(app: Any) -> dict[str, Any]:
     from recovery_ledger.infra.integrity.verify import verify_ledger
 
     report = verify_ledger(app)
@@ -211,7 +211,7 @@ def build_context(ctx: CommandContext, app: Any, wanted: ReadFilter) -> dict[str
         "range_to": human_time(max(moments)) if moments else None,
         "hosts": [{"id": h, "name": n} for h, n in sorted(hosts.items(), key=lambda i: i[1])],
         "filters": filters_given(ctx.args),
-        "verify": _verify(ctx, app),
+        "verify": _verify(app),
         "event_count": store.position(),
         "generated_at": human_time(datetime.now(UTC)),
         "version": __version__,

@@ -6,7 +6,6 @@ copied onto another loop or another token record does not open.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from uuid import UUID
 
@@ -15,10 +14,6 @@ from recovery_ledger.infra.errors import TokenUnavailableError
 
 _NONCE_BYTES = 12
 _FORMAT = b"\x01"
-
-
-def token_fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 class TokenSealer:

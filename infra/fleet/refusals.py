@@ -3,6 +3,8 @@ field) and the HTTP status it is answered with. ``ship`` exits 6 on every one of
 
 from __future__ import annotations
 
+from recovery_ledger.infra.errors import LedgerError
+
 # reason -> HTTP status
 REASONS: dict[str, int] = {
     "bad_request_signature": 401,  # the request does not prove possession of a ledger key
@@ -20,7 +22,7 @@ REASONS: dict[str, int] = {
 }
 
 
-class Refusal(Exception):
+class Refusal(LedgerError):
     """The upload is refused whole; nothing of it is stored."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from recovery_ledger.infra.crypto.jwk import b64url, ed25519_public_jwk, jwk_thumbprint
+from recovery_ledger.infra.errors import LedgerError
 
 SCHEME = "RL-Ledger"
 TYP = "rl-request+jwt"
 MAX_SKEW_S = 300
 
 
-class RequestAuthError(ValueError):
+class RequestAuthError(LedgerError):
     """The request does not prove possession of a key; ``reason`` is a metric label."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from recovery_ledger.infra.errors import LedgerError
 from recovery_ledger.infra.fleet.protocol import Acknowledgement, ShippedEvent, Upload
 from recovery_ledger.infra.store.heads import Checkpoint
 
@@ -37,7 +38,7 @@ class ShipResult:
     position: int
 
 
-class LocalLedgerChanged(Exception):
+class LocalLedgerChanged(LedgerError):
     """The ledger's events do not match its own checkpoint (changed while shipping)."""
 
 

@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +29,13 @@ _NONCE_SWEEP_S = 60.0
 
 def create_app(intake: Intake, max_body: int = MAX_BODY_BYTES) -> Starlette:
     metrics = CollectorMetrics(intake.datastore)
+    # As many threads at the database as the pool has connections: the rest of the requests
+    # wait here, in the event loop, for as long as it takes, instead of timing out in the
+    # pool ("couldn't get a connection") under a burst of uploads.
+    database = anyio.CapacityLimiter(intake.datastore.pool.max_size)
+
+    async def run_in_threadpool(function: Any, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=database)
 
     async def health(request: Request) -> Response:
         try:
@@ -89,8 +96,6 @@ def create_app(intake: Intake, max_body: int = MAX_BODY_BYTES) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        import anyio
-
         async def sweep() -> None:
             while True:
                 await anyio.sleep(_NONCE_SWEEP_S)

@@ -148,6 +148,7 @@ def test_transient_status_never_kills_a_live_loop(world: World, fault: dict[str,
 # -- live runner with a stale JWT: the PoP fallback ----------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_live_managed_loop_with_stale_jwt_is_revived_with_a_fresh_token(world: World) -> None:
     world.add("L", stale=True)
     before = world.cli("token", "get", "--loop", "L").stdout.strip()
@@ -226,6 +227,7 @@ def test_live_user_created_loop_with_stale_jwt_gets_no_heartbeat(world: World) -
 # -- dead runner ------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("provenance", ["desktop_managed", "user_created"])
 def test_dead_runner_with_401_is_finalized_without_heartbeat(world: World, provenance: str) -> None:
     world.add("L", provenance=provenance, alive=False, stale=True)
@@ -263,6 +265,7 @@ def test_second_boot_leaves_finalized_loops_alone(world: World) -> None:
     assert world.cloud.stats("dead")["status_gets"] == gets_before
 
 
+@pytest.mark.both_backends
 def test_boot_killed_while_its_heartbeat_is_in_flight_is_completed_by_the_next(
     world: World,
 ) -> None:
@@ -299,6 +302,7 @@ def test_boot_killed_while_its_heartbeat_is_in_flight_is_completed_by_the_next(
     assert any(f["kind"] == "interrupted_heartbeat" for f in zombies["findings"])  # type: ignore[index]
 
 
+@pytest.mark.both_backends
 def test_a_second_boot_while_one_runs_exits_3_and_writes_nothing(world: World) -> None:
     world.add("L")
     world.cloud.inject_fault("L", endpoint="status", latency=30, times=1)

@@ -13,8 +13,7 @@ import pytest
 
 from recovery_ledger.infra.cli.table import display_width
 
-from ..conftest import CliResult, run_cli
-from ..integration.ledger_builder import build_ledger
+from ..conftest import CliResult, copy_built, run_cli
 from ..integration.test_store import make_token
 from .terminal import run_in_terminal
 
@@ -24,11 +23,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def built(tmp_path_factory: pytest.TempPathFactory, built_original: Path) -> dict[str, str]:
     """Two boots (a revival, a dead runner), a rotation, a finalize by the host."""
     directory = tmp_path_factory.mktemp("incident")
     ledger, keys = directory / "ledger.sqlite", directory / "keys"
-    build_ledger(str(ledger), keys)
+    copy_built(built_original, ledger, keys)
     return {"RECOVERY_LEDGER_DB": str(ledger), "RECOVERY_LEDGER_KEYS": str(keys)}
 
 

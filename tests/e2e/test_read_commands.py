@@ -14,7 +14,6 @@ from recovery_ledger.projections.audit import CSV_COLUMNS
 
 from ..conftest import CliResult, Ledger, run_cli
 from ..e2e.test_boot_e2e import World, outcome, world  # noqa: F401 - the fixture
-from ..integration.ledger_builder import build_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -213,8 +212,9 @@ def _tables(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
         app.close()
 
 
-def test_rebuild_produces_identical_tables(ledger: Ledger) -> None:
-    build_ledger(ledger.arg, ledger.keys_dir)
+@pytest.mark.both_backends
+def test_rebuild_produces_identical_tables(built_ledger: Ledger) -> None:
+    ledger = built_ledger
     assert run_cli("audit", "--json", env=ledger.env()).code == 0  # catches the tables up
     before = _tables(ledger)
     assert len(before["rl_loops"]) == 4 and len(before["rl_decisions"]) >= 6
@@ -234,6 +234,7 @@ def test_a_v1_boot_of_a_live_managed_loop_is_a_false_kill(world: World) -> None:
     assert [(f["kind"], f["loop_id"]) for f in findings] == [("false_kill", "victim")]
 
 
+@pytest.mark.both_backends
 def test_a_fleet_ledger_audits_per_host(world: World, tmp_path: Path) -> None:  # noqa: F811
     """Two installations (each its own key directory, so its own host id) meet in one
     ledger, as a fleet does: a ledger belongs to one installation, so the second one's

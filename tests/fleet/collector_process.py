@@ -64,7 +64,8 @@ class CollectorLedger:
 
         with psycopg.connect(PG_DSN_BASE, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{self.schema}"')
-            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+            cursor = conn.execute(sql, params)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
     def stored_events(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM recoveryledger_events")[0][0])

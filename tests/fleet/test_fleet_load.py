@@ -19,8 +19,8 @@ from .simulated_host import SimulatedHost
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.load]
 
 HOSTS = 200
-LOOPS_PER_HOST = 150  # two events each: 300 events per installation, 60,000 in all
-BATCH = 100
+LOOPS_PER_HOST = 100  # two events each: 200 events per installation, 40,000 in all
+BATCH = 200
 DEADLINE_S = 120.0
 
 
@@ -48,7 +48,7 @@ def ship_all(url: str, hosts: list[SimulatedHost]) -> dict[str, ShipResult | Exc
 
 def test_200_installations_shipping_at_once_store_every_event_exactly_once(tmp_path: Path) -> None:
     hosts = [
-        SimulatedHost(f"desk-{i:03d}", LOOPS_PER_HOST, events_per_checkpoint=10)
+        SimulatedHost(f"desk-{i:03d}", LOOPS_PER_HOST, events_per_checkpoint=20)
         for i in range(HOSTS)
     ]
     with collector_ledger(tmp_path) as ledger:

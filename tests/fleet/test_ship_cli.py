@@ -17,6 +17,7 @@ from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
 
 from ..conftest import CliResult, run_cli
+from ..e2e.test_json_schemas import validate
 from ..integration.test_store import make_token
 from .collector_process import CollectorLedger, collector_ledger, running_collector
 
@@ -73,6 +74,9 @@ def one_line(result: CliResult) -> str:
     return lines[0]
 
 
+SHIPPED = {"schema_version": 1}
+
+
 def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet: Fleet) -> None:
     ledger, alpha, beta = fleet
     for name, desktop in (("alpha", alpha), ("beta", beta)):
@@ -83,23 +87,25 @@ def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet: Fle
         thumbprint = document["ledger_key"]["thumbprint"]
         assert thumbprint == desktop.thumbprint()
         enrolled = run_cli(
-            "collector", "enroll", "--thumbprint", thumbprint, "--name", name, env=ledger.env()
-        )
-        assert enrolled.code == 0 and "enrolled" in enrolled.stdout, enrolled.stderr
+            "collector", "enroll", "--thumbprint", thumbprint, "--name", name, "--json",
+            env=ledger.env(),
+        )  # fmt: skip
+        assert enrolled.code == 0, enrolled.stderr
+        assert validate("collector-enroll.schema.json", enrolled.stdout)["enrolled"] is True
     with running_collector(ledger) as collector:
         first = alpha.cli("ship", "--to", collector.url, "--json")
         assert first.code == 0, first.stderr
-        assert first.json() == {"shipped": 4, "position": 4}
-        assert alpha.cli("ship", "--to", collector.url, "--json").json() == {
+        assert validate("ship.schema.json", first.stdout) == SHIPPED | {"shipped": 4, "position": 4}
+        assert alpha.cli("ship", "--to", collector.url, "--json").json() == SHIPPED | {
             "shipped": 0,
             "position": 4,
         }
-        assert beta.cli("ship", "--to", collector.url, "--json").json() == {
+        assert beta.cli("ship", "--to", collector.url, "--json").json() == SHIPPED | {
             "shipped": 4,
             "position": 4,
         }
         alpha.register("alpha-3")
-        assert alpha.cli("ship", "--to", collector.url, "--json").json() == {
+        assert alpha.cli("ship", "--to", collector.url, "--json").json() == SHIPPED | {
             "shipped": 2,
             "position": 6,
         }
@@ -209,7 +215,7 @@ def test_the_collector_serves_https_and_ship_verifies_its_certificate(
         assert untrusted.code == 7 and "CERTIFICATE_VERIFY_FAILED" in one_line(untrusted)
         trusted = alpha.cli("ship", "--to", collector.url, "--ca-file", str(cert), "--json")
         assert trusted.code == 0, trusted.stderr
-        assert trusted.json() == {"shipped": 4, "position": 4}
+        assert trusted.json() == SHIPPED | {"shipped": 4, "position": 4}
         assert collector.stop() == 0
 
 
@@ -223,3 +229,26 @@ def test_the_collector_stops_cleanly_on_sigint(fleet: Fleet) -> None:
         assert collector.process.wait(timeout=30) == 0
         assert collector.process.stderr is not None
         assert "Traceback" not in collector.process.stderr.read()
+
+
+def test_collector_serve_without_its_extra_exits_4_naming_the_extra(tmp_path: Path) -> None:
+    """A desktop install has no collector: one line, exit 4, nothing created."""
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    hide = "import sys; sys.modules['starlette'] = None; "
+    run = "from recovery_ledger.__main__ import main; main()"
+    ledger = f"postgresql://postgres@127.0.0.1:5432/test?schema=never_{os.getpid()}"
+    result = subprocess.run(
+        [sys.executable, "-c", hide + run, "collector", "serve", "--ledger", ledger],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO.parent)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "recovery-ledger[collector]" in result.stderr and "Traceback" not in result.stderr

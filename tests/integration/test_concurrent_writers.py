@@ -13,7 +13,7 @@ import pytest
 from ..conftest import REPO, Ledger, event_count, run_cli
 from .test_store import make_token, register
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 # The real command line, held at a barrier just before it saves: both writers have read the
 # loop at the same version, so both try to append the same next version.

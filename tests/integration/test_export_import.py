@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from ..conftest import CliResult, event_count, run_cli
+from ..conftest import CliResult, copy_built, event_count, run_cli
 from .ledger_builder import build_ledger
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def source(tmp_path_factory: pytest.TempPathFactory, built_original: Path) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("source")
     ledger, keys = directory / "ledger.sqlite", directory / "keys"
-    build_ledger(str(ledger), keys)
+    copy_built(built_original, ledger, keys)
     return {"RECOVERY_LEDGER_DB": str(ledger), "RECOVERY_LEDGER_KEYS": str(keys)}
 
 

@@ -17,14 +17,13 @@ from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.location import resolve_location
 
 from ..conftest import Ledger, run_cli
-from .ledger_builder import build_ledger
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_backends]
 
 
 @pytest.fixture
-def built(ledger: Ledger) -> Iterator[LedgerApp]:
-    build_ledger(ledger.arg, ledger.keys_dir)
+def built(built_ledger: Ledger) -> Iterator[LedgerApp]:
+    ledger = built_ledger
     app = ledger_app(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=False)
     yield app
     app.close()

@@ -79,6 +79,7 @@ def register(ledger: Ledger, loop_id: str, pid: int, token: str) -> None:
     assert result.code == 0, result.stderr
 
 
+@pytest.mark.both_backends
 def test_register_then_read_back_and_the_token_never_rests_in_plaintext(
     ledger: Ledger, runner: subprocess.Popen[bytes]
 ) -> None:
@@ -101,6 +102,7 @@ def test_register_then_read_back_and_the_token_never_rests_in_plaintext(
     assert token.encode() not in stored
 
 
+@pytest.mark.both_backends
 def test_after_finalize_no_key_left_can_unseal_the_token(
     ledger: Ledger, runner: subprocess.Popen[bytes]
 ) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..conftest import Ledger, run_cli
-from .ledger_builder import build_ledger
-
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("original")
-    build_ledger(str(directory / "ledger.sqlite"), directory / "ledger.sqlite.keys")
-    return directory
+from ..conftest import Ledger, copy_built, run_cli
 
 
 @pytest.fixture
-def copy(original: Path, tmp_path: Path) -> Path:
-    shutil.copy(original / "ledger.sqlite", tmp_path / "ledger.sqlite")
-    shutil.copytree(original / "ledger.sqlite.keys", tmp_path / "ledger.sqlite.keys")
+def copy(built_original: Path, tmp_path: Path) -> Path:
+    copy_built(built_original, tmp_path / "ledger.sqlite", tmp_path / "ledger.sqlite.keys")
     return tmp_path / "ledger.sqlite"
 
 
@@ -186,11 +176,11 @@ def test_a_forged_checkpoint_signature_is_caught(copy: Path) -> None:
     assert "bad_checkpoint_signature" in out
 
 
+@pytest.mark.both_backends
 def test_verify_and_an_export_import_round_trip_on_both_backends(
-    ledger: Ledger, tmp_path: Path
+    built_ledger: Ledger, tmp_path: Path
 ) -> None:
-    build_ledger(ledger.arg, ledger.keys_dir)
-    env = ledger.env()
+    env = built_ledger.env()
     assert run_cli("verify", env=env).code == 0
     exported = run_cli("export", env=env)
     assert exported.code == 0
@@ -298,9 +288,12 @@ def test_rollback_then_write_is_refused_and_verify_still_fails(copy: Path) -> No
     assert verify(copy)[0] == 4
 
 
-def test_a_foreign_key_directory_is_caught(copy: Path, original: Path, tmp_path: Path) -> None:
+def test_a_foreign_key_directory_is_caught(copy: Path, tmp_path: Path) -> None:
+    from recovery_ledger.infra.crypto.keystore import KeyStore
+    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
+
     other = tmp_path / "other"
-    build_ledger(str(other / "ledger.sqlite"), other / "keys")
+    CheckpointSigner(KeyStore(other / "keys")).create()  # another installation's own key
     before = rows(copy)
     code, stderr = finalize_healthy_loop(copy, keys=other / "keys")
     assert code == 4 and "not this ledger's" in stderr

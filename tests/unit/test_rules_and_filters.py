@@ -11,7 +11,8 @@ from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
 from recovery_ledger.domain.policies import LoopFacts, get_policy
 from recovery_ledger.domain.rules import rule_in_words
 from recovery_ledger.infra.cli.table import column_widths, display_width, fit, render_terminal
-from recovery_ledger.projections.filters import FilterError, bucket_of, resolve_boot, resolve_host
+from recovery_ledger.projections.errors import FilterError
+from recovery_ledger.projections.filters import bucket_of, resolve_boot, resolve_host
 
 
 def rule(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -61,3 +62,8 @@ def test_the_token_text_never_appears_in_the_refusal() -> None:
         parse_runner_token(text)
     assert text not in str(refusal.value)
     assert "s3cr3t" not in str(refusal.value)
+
+
+def test_the_fingerprint_is_the_sha256_of_the_token_text() -> None:
+    text = token({"jti": "abc", "exp": 1})
+    assert parse_runner_token(text).fingerprint == hashlib.sha256(text.encode()).hexdigest()

@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 
 from recovery_ledger.infra.crypto.keystore import KeyStore
-from recovery_ledger.infra.crypto.sealing import TokenSealer, token_fingerprint
+from recovery_ledger.infra.crypto.sealing import TokenSealer
 from recovery_ledger.infra.errors import LedgerUnreadableError, TokenUnavailableError
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJqMSIsImV4cCI6MX0.c2lnbmF0dXJlLWJ5dGVz"
@@ -119,9 +119,3 @@ def test_key_files_are_0600_and_directories_0700_whatever_the_umask(tmp_path: Pa
 def test_a_second_key_store_reads_the_installation_key_the_first_created(tmp_path: Path) -> None:
     first, second = KeyStore(tmp_path / "keys"), KeyStore(tmp_path / "keys")
     assert first.installation_key() == second.installation_key()
-
-
-def test_fingerprint_is_the_sha256_of_the_token() -> None:
-    assert token_fingerprint("abc") == (
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    )

@@ -1,0 +1,140 @@
+"""CPU per status GET on the client side, for the ways a boot could talk to the cloud: each
+variant makes N GETs, C in flight, against bench/minimal_cloud.py (its own process), and is
+measured by this process's CPU time (steadier than wall time on a shared machine) and wall
+time against the ideal N / C x latency.
+
+    python bench/cloud_client.py [--loops 1000] [--latency 0.02] [--concurrency 16]
+
+Variants (each in its own interpreter): httpx with `sniffio` hidden (as installed before
+issue 14: httpcore retries the failed import on every request), httpx, the ledger's
+CloudClient.get_status (the boot's real path: a capped, streamed body and a checked
+document), and a bare asyncio HTTP/1.1 client (the floor of any Python client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import boot as boot_bench
+
+
+class _NoSniffio:
+    """A meta path finder that makes `import sniffio` fail, as when it is not installed."""
+
+    def find_spec(self, name: str, *args: Any) -> None:
+        if name == "sniffio" or name.startswith("sniffio."):
+            raise ModuleNotFoundError("sniffio hidden by the benchmark", name=name)
+
+
+async def _httpx(url: str, loops: int, concurrency: int) -> None:
+    import httpx
+
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
+
+        async def get(i: int) -> None:
+            async with limit:
+                response = await client.get(f"{url}/v1/loops/bench-{i}/status")
+                assert response.status_code == 200
+
+        await asyncio.gather(*(get(i) for i in range(loops)))
+
+
+async def _cloud_client(url: str, loops: int, concurrency: int) -> None:
+    from recovery_ledger.infra.cloud.client import CloudClient
+
+    limit = asyncio.Semaphore(concurrency)
+    async with CloudClient(url) as client:
+
+        async def get(i: int) -> None:
+            async with limit:
+                answer = await client.get_status(f"bench-{i}", "token")
+                assert answer.status == "active", answer
+
+        await asyncio.gather(*(get(i) for i in range(loops)))
+
+
+async def _bare(url: str, loops: int, concurrency: int) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(loops):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while not queue.empty():
+            i = queue.get_nowait()
+            writer.write(
+                f"GET /v1/loops/bench-{i}/status HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            body = json.loads(await reader.readexactly(length))
+            assert body["status"] == "active"
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+VARIANTS = {
+    "httpx-without-sniffio": _httpx,
+    "httpx": _httpx,
+    "CloudClient.get_status": _cloud_client,
+    "bare-asyncio-http1.1": _bare,
+}
+
+
+def _measure(name: str, url: str, loops: int, concurrency: int) -> dict[str, float]:
+    if name == "httpx-without-sniffio":
+        sys.meta_path.insert(0, _NoSniffio())
+    started, cpu = time.perf_counter(), time.process_time()
+    asyncio.run(VARIANTS[name](url, loops, concurrency))
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        name, url = args.measure
+        print(json.dumps(_measure(name, url, args.loops, args.concurrency)))
+        return
+    ideal = args.loops / args.concurrency * args.latency
+    print(
+        f"{args.loops} status GETs, {args.concurrency} in flight, {args.latency * 1000:.0f} ms "
+        f"latency (minimal cloud, own process); ideal wall {ideal:.2f} s; medians of {args.repeat}"
+    )
+    with boot_bench.minimal_cloud(args.latency) as url:
+        for name in VARIANTS:
+            runs = []
+            for _ in range(args.repeat):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--loops", str(args.loops), "--concurrency",
+                     str(args.concurrency), "--measure", name, url],
+                    check=True, capture_output=True, text=True,
+                ).stdout  # fmt: skip
+                runs.append(json.loads(out))
+            cpu = sorted(r["cpu"] for r in runs)[len(runs) // 2]
+            wall = sorted(r["wall"] for r in runs)[len(runs) // 2]
+            print(
+                f"  {name:24} CPU {cpu * 1e6 / args.loops:6.0f} us/GET; "
+                f"wall {wall:.2f} s = {wall / ideal:.2f}x ideal"
+            )
+
+
+if __name__ == "__main__":
+    main()
