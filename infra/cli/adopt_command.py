@@ -40,6 +40,7 @@ def cmd_key_adopt(ctx: CommandContext) -> int:
     if ctx.json:
         emit_json(
             {
+                "schema_version": 1,
                 "key_id": key_id,
                 "host_id": host,
                 "replaced_key_ids": replaced,

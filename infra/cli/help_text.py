@@ -79,6 +79,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "recovery-ledger key show",
         "recovery-ledger key show --pop-key ~/.config/app/managed_key.pem --json",
     ),
+    "key adopt": ("recovery-ledger key adopt --i-lost-my-keys --keys ~/new-keys",),
     "projections": ("recovery-ledger projections rebuild",),
     "projections rebuild": ("recovery-ledger projections rebuild --json",),
     "cloud": ("recovery-ledger cloud serve --port 8080",),

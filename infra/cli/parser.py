@@ -281,7 +281,8 @@ def build_parser() -> OneLineParser:
         action="append",
         default=[],
         metavar="X",
-        help="also check heads signed by this installation key (Ed25519 JWK x); repeatable",
+        help="also check heads signed by this installation key (Ed25519 JWK x); repeatable "
+        "(default: none)",
     )
     p = _sub(
         commands,
@@ -327,7 +328,11 @@ def build_parser() -> OneLineParser:
         required=True,
         help="confirm that the old key directory is gone for good (its tokens are lost)",
     )
-    p.add_argument("--host-id", metavar="ID", help="the host id the lost keys held")
+    p.add_argument(
+        "--host-id",
+        metavar="ID",
+        help="the host id the lost keys held (default: the one host of the ledger's loops)",
+    )
     # -- end issue 10: key adopt ------------------------------------------------------------
 
     projections = commands.add_parser("projections", help="read models")

@@ -96,6 +96,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[st
     )  # fmt: skip
     assert imported.code == 0, imported.stderr
     found["import"] = [("import.schema.json", imported.stdout)]
+    adopted = run_cli(
+        "key", "adopt", "--i-lost-my-keys", "--json",
+        "--ledger", str(directory / "copy.sqlite"), "--keys", str(directory / "adopting-keys"),
+    )  # fmt: skip
+    assert adopted.code == 0, adopted.stderr
+    found["key adopt"] = [("key-adopt.schema.json", adopted.stdout)]
     boot = json.loads(demo.stdout)
     assert boot["loops"]  # the demo's boot document is a real one
     return found
