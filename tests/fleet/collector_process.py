@@ -46,7 +46,7 @@ class CollectorLedger:
     def enroll(self, thumbprint: str, name: str) -> None:
         """Through the real command line (which also creates the collector's ledger)."""
         result = run_cli(
-            "collector", "enroll", "--thumbprint", thumbprint, "--name", name, env=self.env()
+            "collector", "enroll", f"--thumbprint={thumbprint}", "--name", name, env=self.env()
         )
         assert result.code == 0, result.stderr
 

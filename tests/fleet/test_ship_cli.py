@@ -87,7 +87,7 @@ def test_ship_sends_every_event_once_and_read_commands_span_the_fleet(fleet: Fle
         thumbprint = document["ledger_key"]["thumbprint"]
         assert thumbprint == desktop.thumbprint()
         enrolled = run_cli(
-            "collector", "enroll", "--thumbprint", thumbprint, "--name", name, "--json",
+            "collector", "enroll", f"--thumbprint={thumbprint}", "--name", name, "--json",
             env=ledger.env(),
         )  # fmt: skip
         assert enrolled.code == 0, enrolled.stderr
