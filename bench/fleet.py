@@ -79,7 +79,8 @@ def shipped_through_collector(
     hosts: list[SimulatedHost], batch: int, tmp: Path
 ) -> tuple[float, int]:
     """Seconds for every host to ship to one collector at once, and the uploads it took."""
-    ledger = CollectorLedger(f"b_{uuid.uuid4().hex[:12]}", tmp / "collector-keys")
+    schema = f"b_{uuid.uuid4().hex[:12]}"
+    ledger = CollectorLedger(schema, tmp / schema)
     ledger.enroll("A" * 43, "placeholder")
     for host in hosts:
         ledger.enroll_quickly(host.thumbprint, host.name)

@@ -56,13 +56,17 @@ class Intake:
                 "FROM {s}.fleet_installations WHERE thumbprint = %s FOR UPDATE",
                 "find": "SELECT installation, host_name, acked_count, acked_position, acked_head "
                 "FROM {s}.fleet_installations WHERE thumbprint = %s",
-                "nonce": "INSERT INTO {s}.fleet_nonces (installation, jti) VALUES (%s, %s) "
+                # Not enrolled: nothing inserted, and the lock's empty answer says why.
+                "nonce": "INSERT INTO {s}.fleet_nonces (installation, jti) SELECT "
+                "installation, %s FROM {s}.fleet_installations WHERE thumbprint = %s "
                 "ON CONFLICT DO NOTHING",
-                "links": "SELECT seq, source_link FROM {s}.fleet_events "
-                "WHERE installation = %s AND seq >= %s AND seq <= %s ORDER BY seq",
-                "event": "INSERT INTO {s}.fleet_events (installation, seq, source_position, "
-                "notification_id, source_link) VALUES (%s, %s, %s, %s, %s)",
-                "head": "INSERT INTO {s}.fleet_heads (installation, event_count, position, head, "
+                "links": "SELECT e.seq, e.source_link FROM {s}.fleet_events AS e JOIN "
+                "{s}.fleet_installations AS i USING (installation) WHERE i.thumbprint = %s "
+                "AND e.seq BETWEEN %s AND %s",
+                "events": "INSERT INTO {s}.fleet_events (installation, seq, source_position, "
+                "notification_id, source_link) SELECT %s, * FROM unnest(%b::bigint[], "
+                "%b::bigint[], %b::bigint[], %b::bytea[])",
+                "head": "INSERT INTO {s}.fleet_heads (installation, position, event_count, head, "
                 "signed_at, key_id, signature) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
                 "ack": "UPDATE {s}.fleet_installations SET acked_count = %s, acked_position = %s, "
@@ -91,10 +95,10 @@ class Intake:
         try:
             with (
                 self.datastore.get_connection() as conn,
+                conn.pipeline(),
                 conn.transaction(),
-                conn.cursor() as curs,
             ):
-                ack, signed = self._store(curs, requester, upload)
+                ack, signed = self._store(conn, requester, upload)
         except LibraryIntegrityError:
             raise Refusal(
                 "conflict",
@@ -132,106 +136,100 @@ class Intake:
     # -- storing, under the installation's row lock ---------------------------------
 
     def _store(
-        self, curs: Any, requester: Requester, upload: Upload
+        self, conn: Any, requester: Requester, upload: Upload
     ) -> tuple[Acknowledgement, Checkpoint | None]:
-        curs.execute(self._sql["lock"], (requester.thumbprint,))
-        installation = _installation(curs.fetchone(), requester.thumbprint)
-        curs.execute(self._sql["nonce"], (installation.installation, requester.jti))
-        if curs.rowcount != 1:
+        """Three round trips in pipeline mode: the row lock, request id and shared links;
+        the events (``insert_in_transaction``); the rest with the commit."""
+        locked, nonce, held = conn.cursor(), conn.cursor(), conn.cursor()
+        locked.execute(self._sql["lock"], (requester.thumbprint,), prepare=True)
+        nonce.execute(self._sql["nonce"], (requester.jti, requester.thumbprint), prepare=True)
+        held.execute(
+            self._sql["links"],
+            (requester.thumbprint, max(upload.after_count, 1), upload.end_count),
+            prepare=True,
+        )
+        # The last answer first: fetching it receives the two before it as well.
+        shared = {int(row["seq"]): bytes(row["source_link"]) for row in held.fetchall()}
+        installation = _installation(locked.fetchone(), requester.thumbprint)
+        if nonce.rowcount != 1:
             raise Refusal("replayed", "this signed request was already used")
-        # Checked under the lock: it holds only this installation's uploads, and an
-        # installation that is not enrolled costs no verification.
+        # Checked under the row lock, which holds only this installation's uploads (and
+        # no table lock yet): an installation that is not enrolled costs no verification.
         links = check_upload(upload, requester.public_key, self.app.mapper)
-        self._check_continues(curs, installation, upload, links)
-        new = [
-            (seq, shipped, link)
-            for seq, shipped, link in zip(
-                range(upload.after_count + 1, upload.end_count + 1),
-                upload.events,
-                links,
-                strict=True,
-            )
-            if seq > installation.acked_count
-        ]
+        _check_continues(installation, upload, links, shared)
+        first_new = max(installation.acked_count, upload.after_count) + 1
+        skipped = first_new - upload.after_count - 1
+        new_events = upload.events[skipped:]
         jwk = json.dumps(requester.jwk)
-        if not new:
-            curs.execute(self._sql["seen"], (upload.local_count, jwk, installation.installation))
+        if not new_events:
+            conn.execute(self._sql["seen"], (upload.local_count, jwk, installation.installation))
             return _ack(installation, 0), None
-        ids, signed = self.recorder.insert_in_transaction(
-            curs, [shipped.stored for _, shipped, _ in new]
-        )
-        curs.executemany(
-            self._sql["event"],
-            [
-                (installation.installation, seq, shipped.position, notification_id, link)
-                for (seq, shipped, link), notification_id in zip(new, ids, strict=True)
-            ],
-        )
         head = upload.head
         assert head is not None
-        curs.execute(
+        number = installation.installation
+        last, last_link = new_events[-1], links[-1]
+        ids, signed = self.recorder.insert_in_transaction(
+            conn, [shipped.stored for shipped in new_events]
+        )
+        conn.execute(
+            self._sql["events"],
+            (
+                number,
+                list(range(first_new, upload.end_count + 1)),
+                [shipped.position for shipped in new_events],
+                ids,
+                links[skipped:],
+            ),
+            prepare=True,
+        )
+        conn.execute(
             self._sql["head"],
-            (
-                installation.installation,
-                head.event_count,
-                head.position,
-                head.head,
-                head.signed_at,
-                head.key_id,
-                head.signature,
-            ),
+            (number, *head.row()),
+            prepare=True,
         )
-        last_seq, last, last_link = new[-1]
-        curs.execute(
+        conn.execute(
             self._sql["ack"],
-            (
-                last_seq,
-                last.position,
-                last_link,
-                upload.local_count,
-                jwk,
-                installation.installation,
-            ),
+            (upload.end_count, last.position, last_link, upload.local_count, jwk, number),
+            prepare=True,
         )
-        return Acknowledgement(last_seq, last.position, last_link, len(new)), signed
+        stored = len(new_events)
+        return Acknowledgement(upload.end_count, last.position, last_link, stored), signed
 
-    def _check_continues(
-        self, curs: Any, installation: Installation, upload: Upload, links: list[bytes]
-    ) -> None:
-        acked = installation.acked_count
-        if upload.after_count > acked:
-            raise Refusal(
-                "gap",
-                f"the upload starts after event {upload.after_count}; the collector holds "
-                f"{acked} of this installation",
-            )
-        # Every link the upload shares with the acknowledged history must be the same.
-        claimed = {upload.after_count: upload.after_head}
-        claimed.update(zip(range(upload.after_count + 1, upload.end_count + 1), links, strict=True))
-        held = {0: GENESIS}
-        low, high = upload.after_count, min(acked, upload.end_count)
-        if high >= max(low, 1):
-            curs.execute(self._sql["links"], (installation.installation, max(low, 1), high))
-            held.update((int(row["seq"]), bytes(row["source_link"])) for row in curs.fetchall())
-        for seq in range(low, high + 1):
-            if claimed[seq] != held.get(seq):
-                raise Refusal(
-                    "rolled_back",
-                    f"this installation's ledger differs from what the collector acknowledged "
-                    f"at event {seq} of {acked}: it was restored from an older copy or forked",
-                )
-        if upload.newest and upload.head is not None and upload.head.event_count < acked:
+
+def _check_continues(
+    installation: Installation, upload: Upload, links: list[bytes], held: dict[int, bytes]
+) -> None:
+    """The upload starts inside the acknowledged history, and every link it shares with
+    that history (``held``: the collector's links over the upload's range) is the same."""
+    acked = installation.acked_count
+    if upload.after_count > acked:
+        raise Refusal(
+            "gap",
+            f"the upload starts after event {upload.after_count}; the collector holds "
+            f"{acked} of this installation",
+        )
+    claimed = {upload.after_count: upload.after_head}
+    claimed.update(zip(range(upload.after_count + 1, upload.end_count + 1), links, strict=True))
+    held = {0: GENESIS, **held}
+    for seq in range(upload.after_count, min(acked, upload.end_count) + 1):
+        if claimed[seq] != held.get(seq):
             raise Refusal(
                 "rolled_back",
-                f"this installation's ledger holds {upload.head.event_count} signed events; "
-                f"the collector acknowledged {acked}: it was rolled back",
+                f"this installation's ledger differs from what the collector acknowledged "
+                f"at event {seq} of {acked}: it was restored from an older copy or forked",
             )
-        if upload.newest and upload.head is None and acked > 0:
-            raise Refusal(
-                "rolled_back",
-                f"this installation's ledger is empty; the collector acknowledged {acked} "
-                "events: it was wiped or replaced",
-            )
+    if upload.newest and upload.head is not None and upload.head.event_count < acked:
+        raise Refusal(
+            "rolled_back",
+            f"this installation's ledger holds {upload.head.event_count} signed events; "
+            f"the collector acknowledged {acked}: it was rolled back",
+        )
+    if upload.newest and upload.head is None and acked > 0:
+        raise Refusal(
+            "rolled_back",
+            f"this installation's ledger is empty; the collector acknowledged {acked} "
+            "events: it was wiped or replaced",
+        )
 
 
 def _installation(row: Any, thumbprint: str) -> Installation:

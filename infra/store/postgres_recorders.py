@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -67,6 +67,25 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._count_after = SQL(
             "SELECT COUNT(*) AS n FROM {}.{} WHERE notification_id > %s"
         ).format(schema, chain)
+        # One statement, run under the events table's lock: the chain's last link, the
+        # newest signed head's position and count, and how many links follow that head.
+        self._select_tail = SQL(
+            "SELECT (SELECT chain_hash FROM {0}.{1} ORDER BY notification_id DESC LIMIT 1) "
+            "AS head, s.event_count, (SELECT COUNT(*) FROM {0}.{1} "
+            "WHERE notification_id > COALESCE(s.position, 0)) AS since "
+            "FROM (SELECT 1) AS anchor LEFT JOIN (SELECT position, event_count FROM {0}.{2} "
+            "ORDER BY seq DESC LIMIT 1) AS s ON true"
+        ).format(schema, chain, checkpoints)
+        # Columns as arrays in binary: the library's array of composites goes as text, each
+        # field escaped in Python, which cost more than the database's own work.
+        self._insert_columns = SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(schema, Identifier(self.events_table_name))
+        self._insert_links = SQL(
+            "INSERT INTO {}.{} SELECT * FROM unnest(%b::bigint[], %b::bytea[])"
+        ).format(schema, chain)
         self._insert_checkpoint = SQL(
             "INSERT INTO {}.{} (position, event_count, head, signed_at, key_id, signature) "
             "VALUES (%s, %s, %s, %s, %s, %s)"
@@ -111,9 +130,27 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _update_index(
         self, curs: Cursor[DictRow], rows: Sequence[tuple[int, Any, str, bytes]]
     ) -> None:
-        table = f"{_quoted(self.datastore.schema)}.{OPEN_LOOPS_TABLE}"
-        for statement, params in changes_of(rows).statements("%s", table):
-            curs.executemany(SQL(statement), params)
+        """One statement per kind of change, its rows as binary arrays (a statement per row
+        cost more than the events' own insert). Registrations go in before finalizations:
+        a loop registered and finalized in one batch ends up out of the index."""
+        changes = changes_of(rows)
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(OPEN_LOOPS_TABLE))
+        if changes.opened:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {} (aggregate_id, position, loop_id, host_id) SELECT * FROM "
+                    "unnest(%b::text[], %b::bigint[], %b::text[], %b::text[]) "
+                    "ON CONFLICT (aggregate_id) DO NOTHING"
+                ).format(table),
+                [list(column) for column in zip(*changes.opened, strict=True)],
+                prepare=True,
+            )
+        if changes.closed:
+            curs.execute(
+                SQL("DELETE FROM {} WHERE aggregate_id = ANY(%b::text[])").format(table),
+                ([aggregate_id for (aggregate_id,) in changes.closed],),
+                prepare=True,
+            )
 
     def open_loop_ids(self, host_id: str | None) -> list[UUID]:
         """Loops registered and not finalized (of ``host_id``, or all), in registration order."""
@@ -153,18 +190,58 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         return ids
 
     def insert_in_transaction(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+        self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent]
     ) -> tuple[Sequence[int], Checkpoint]:
         """Insert events, their chain links and the signed head inside the caller's open
         transaction, so that they commit or roll back with the caller's own statements (the
         collector's). The caller hands the head to ``head_signer.committed`` after commit.
 
-        ``_signed`` is read back at once: the events table's lock, held from the insert to
-        the commit, keeps any other thread out of this recorder's insert meanwhile."""
-        self._insert_stored_events(curs, stored_events)
-        ids = self._fetch_ids_after_insert_events(curs, stored_events)
-        signed = self._signed
-        assert ids is not None and len(ids) == len(stored_events) and signed is not None
+        Meant for a connection in pipeline mode: one round trip takes the table lock,
+        reads the chain's tail and inserts the events; the links, the head and the index
+        go out with the caller's next statements (the collector's own rows and its commit).
+        The table lock, held from here to the commit, is what every writer queues on, so
+        these two round trips are all it is held for besides the commit itself."""
+        if self.head_signer is None:
+            raise RuntimeError("the ledger's recorder has no head signer")
+        with conn.cursor() as curs:
+            for statement in self.lock_table_statements:
+                curs.execute(statement, prepare=True)
+            self._notify_channel(curs)
+        tail = conn.cursor()
+        tail.execute(self._select_tail, prepare=True)
+        inserted = conn.cursor()
+        inserted.execute(
+            self._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
+        ids = [int(row["notification_id"]) for row in inserted.fetchall()]
+        row = tail.fetchone()
+        assert row is not None and len(ids) == len(stored_events)
+        previous = bytes(row["head"]) if row["head"] is not None else GENESIS
+        links = extend(previous, ids, stored_events)
+        count = int(row["event_count"] or 0) + int(row["since"]) + len(ids)
+        position, head = links[-1]
+        signed = self.head_signer.sign_head(position, count, head)
+        with conn.cursor() as curs:
+            curs.execute(
+                self._insert_links,
+                ([i for i, _ in links], [h for _, h in links]),
+                prepare=True,
+            )
+            curs.execute(self._insert_checkpoint, signed.row(), prepare=True)
+            self._update_index(
+                curs,
+                [
+                    (i, e.originator_id, e.topic, e.state)
+                    for i, e in zip(ids, stored_events, strict=True)
+                ],
+            )
         return ids, signed
 
 

@@ -24,6 +24,8 @@ from recovery_ledger.infra.store.recorders import INDEXES_TABLE
 
 from ..conftest import Ledger
 
+pytestmark = pytest.mark.both_backends
+
 
 def _token(jti: str) -> str:
     claims = {"jti": jti, "exp": int(time.time()) + 3600, "sub": "runner"}
