@@ -7,8 +7,10 @@ time against the ideal N / C x latency.
 
 Variants (each in its own interpreter): httpx with `sniffio` hidden (as installed before
 issue 14: httpcore retries the failed import on every request), httpx, the ledger's
-CloudClient.get_status (the boot's real path: a capped, streamed body and a checked
-document), and a bare asyncio HTTP/1.1 client (the floor of any Python client).
+CloudClient.get_status (the boot's real path: infra/cloud/http11.py, a capped, streamed body
+and a checked document), httpcore without httpx's models, asyncio streams framed by h11
+(what http11.py is built on, without its checks), and a bare asyncio HTTP/1.1 client that
+parses nothing (the floor of any Python client).
 """
 
 from __future__ import annotations
@@ -85,10 +87,60 @@ async def _bare(url: str, loops: int, concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _httpcore(url: str, loops: int, concurrency: int) -> None:
+    import httpcore
+
+    limit = asyncio.Semaphore(concurrency)
+    async with httpcore.AsyncConnectionPool(max_connections=64) as pool:
+
+        async def get(i: int) -> None:
+            async with limit:
+                response = await pool.request("GET", f"{url}/v1/loops/bench-{i}/status")
+                assert json.loads(response.content)["status"] == "active"
+
+        await asyncio.gather(*(get(i) for i in range(loops)))
+
+
+async def _h11(url: str, loops: int, concurrency: int) -> None:
+    import h11
+
+    host, port = url.removeprefix("http://").split(":")
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(loops):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        connection = h11.Connection(h11.CLIENT)
+        while not queue.empty():
+            i = queue.get_nowait()
+            target = f"/v1/loops/bench-{i}/status"
+            writer.write(
+                connection.send(h11.Request(method="GET", target=target, headers=[("Host", host)]))
+                + connection.send(h11.EndOfMessage())
+            )
+            body = b""
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            assert json.loads(body)["status"] == "active"
+            connection.start_next_cycle()
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
 VARIANTS = {
     "httpx-without-sniffio": _httpx,
     "httpx": _httpx,
     "CloudClient.get_status": _cloud_client,
+    "httpcore-direct": _httpcore,
+    "asyncio+h11": _h11,
     "bare-asyncio-http1.1": _bare,
 }
 

@@ -1,20 +1,27 @@
-"""The cloud client's reading of every answer of docs/contract.md section 2, through httpx's
-transport seam (MockTransport): no patching of internals."""
+"""The cloud client's reading of every answer of docs/contract.md section 2, through its
+transport seam (a fake that records each request and answers it): no patching of internals.
+The wire itself (caps, TLS, timeouts, hostile servers) is tested over real sockets in
+tests/integration/test_http11_pool.py and test_hostile_cloud.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 import jwt
 import pytest
 
 from recovery_ledger.domain.observations import HeartbeatAnswer, StatusAnswer
 from recovery_ledger.infra.cloud.client import CloudClient, HeartbeatResult
+from recovery_ledger.infra.cloud.http11 import (
+    Request,
+    Response,
+    TransportFailure,
+    TransportTimeout,
+)
 
 BASE = "https://cloud.test"
 NOW = datetime.now(UTC)
@@ -27,45 +34,57 @@ def runner_token(jti: str, exp_offset: int = 3600) -> str:
 
 
 class Recorder:
-    def __init__(self, respond: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.respond = respond
-        self.requests: list[httpx.Request] = []
+    """The transport seam: records every request and answers it with ``respond``."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __init__(self, respond: Callable[[Request], Response]) -> None:
+        self.respond = respond
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def send(self, request: Request) -> Response:
         self.requests.append(request)
         return self.respond(request)
 
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def header(request: Request, name: str) -> str:
+    return dict(request.headers)[name]
+
 
 def status_of(
-    respond: Callable[[httpx.Request], httpx.Response], loop_id: str = "L1"
+    respond: Callable[[Request], Response], loop_id: str = "L1"
 ) -> tuple[StatusAnswer, Recorder]:
     recorder = Recorder(respond)
 
     async def go() -> StatusAnswer:
-        async with CloudClient(BASE, transport=httpx.MockTransport(recorder)) as client:
+        async with CloudClient(BASE, transport=recorder) as client:
             return await client.get_status(loop_id, "tok")
 
-    return asyncio.run(go()), recorder
+    answer = asyncio.run(go())
+    assert recorder.closed
+    return answer, recorder
 
 
 def heartbeat_of(
-    respond: Callable[[httpx.Request], httpx.Response],
+    respond: Callable[[Request], Response],
 ) -> tuple[HeartbeatResult, Recorder]:
     recorder = Recorder(respond)
 
     async def go() -> HeartbeatResult:
-        async with CloudClient(BASE, transport=httpx.MockTransport(recorder)) as client:
+        async with CloudClient(BASE, transport=recorder) as client:
             return await client.post_heartbeat("L1", "stale", "stale-jti", "proof", NOW)
 
     return asyncio.run(go()), recorder
 
 
 def answer(
-    code: int, body: object = None, **kwargs: object
-) -> Callable[[httpx.Request], httpx.Response]:
-    def respond(_: httpx.Request) -> httpx.Response:
+    code: int, body: object = None, headers: tuple[tuple[str, str], ...] = ()
+) -> Callable[[Request], Response]:
+    def respond(_: Request) -> Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return httpx.Response(code, content=content, **kwargs)  # type: ignore[arg-type]
+        return Response(code, headers, content)
 
     return respond
 
@@ -77,8 +96,9 @@ def answer(
 def test_known_statuses_are_read(status: str) -> None:
     got, recorder = status_of(answer(200, {"loop_id": "L1", "status": status}))
     assert got == StatusAnswer(200, status=status)
-    assert recorder.requests[0].headers["Authorization"] == "Bearer tok"
+    assert header(recorder.requests[0], "Authorization") == "Bearer tok"
     assert recorder.requests[0].url == f"{BASE}/v1/loops/L1/status"
+    assert recorder.requests[0].method == "GET"
 
 
 def test_an_unknown_status_is_unrecognized() -> None:
@@ -109,51 +129,48 @@ def test_other_codes_are_passed_through_for_the_policy(code: int) -> None:
 
 
 def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
-    got, recorder = status_of(answer(302, {}, headers={"Location": "https://elsewhere.test/steal"}))
+    got, recorder = status_of(answer(302, {}, (("Location", "https://elsewhere.test/steal"),)))
     assert got == StatusAnswer(302)
-    assert [str(r.url) for r in recorder.requests] == [f"{BASE}/v1/loops/L1/status"]
+    assert [r.url for r in recorder.requests] == [f"{BASE}/v1/loops/L1/status"]
 
 
 def test_loop_ids_are_quoted_into_the_path() -> None:
     _, recorder = status_of(answer(404, {}), loop_id="a/b c")
-    assert recorder.requests[0].url.raw_path == b"/v1/loops/a%2Fb%20c/status"
+    assert recorder.requests[0].url == f"{BASE}/v1/loops/a%2Fb%20c/status"
 
 
 def test_connect_errors_are_network_and_timeouts_are_timeout() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+    def refuse(_: Request) -> Response:
+        raise TransportFailure("refused")
 
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("slow", request=request)
+    def slow(_: Request) -> Response:
+        raise TransportTimeout("slow")
 
     assert status_of(refuse)[0] == StatusAnswer(None, error="network")
     assert status_of(slow)[0] == StatusAnswer(None, error="timeout")
 
 
-class EndlessBody(httpx.AsyncByteStream):
-    def __init__(self) -> None:
-        self.chunks_sent = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            self.chunks_sent += 1
-            yield b"x" * 65536
-
-
-def test_a_hostile_endless_body_is_cut_off_at_the_cap() -> None:
-    stream = EndlessBody()
-    got, _ = status_of(lambda _: httpx.Response(200, stream=stream))
+def test_a_body_the_wire_dropped_as_too_large_or_compressed_is_malformed() -> None:
+    got, _ = status_of(lambda _: Response(200, (), None))
     assert got == StatusAnswer(200, error="malformed")
-    assert stream.chunks_sent <= 3
+    beat, _ = heartbeat_of(lambda _: Response(200, (), None))
+    assert beat.answer == HeartbeatAnswer(200, error="malformed")
 
 
-def test_a_declared_huge_body_is_not_read_at_all() -> None:
-    stream = EndlessBody()
-    got, _ = status_of(
-        lambda _: httpx.Response(200, stream=stream, headers={"Content-Length": str(10**9)})
-    )
-    assert got == StatusAnswer(200, error="malformed")
-    assert stream.chunks_sent == 0
+def test_an_exchange_slower_than_connect_plus_read_timeout_is_a_timeout() -> None:
+    class Hanging(Recorder):
+        async def send(self, request: Request) -> Response:
+            await asyncio.sleep(3600)
+            raise AssertionError("unreachable")
+
+    async def go() -> StatusAnswer:
+        hanging = Hanging(answer(200, {}))
+        async with CloudClient(
+            BASE, connect_timeout=0.05, read_timeout=0.05, transport=hanging
+        ) as client:
+            return await client.get_status("L1", "tok")
+
+    assert asyncio.run(go()) == StatusAnswer(None, error="timeout")
 
 
 def test_plain_http_to_a_remote_host_cannot_even_be_constructed() -> None:
@@ -185,9 +202,10 @@ def test_heartbeat_sends_the_contracts_headers_and_body_once() -> None:
     assert len(recorder.requests) == 1
     sent = recorder.requests[0]
     assert sent.method == "POST"
-    assert sent.headers["Authorization"] == "DPoP stale"
-    assert sent.headers["DPoP"] == "proof"
-    assert json.loads(sent.content) == {
+    assert header(sent, "Authorization") == "DPoP stale"
+    assert header(sent, "DPoP") == "proof"
+    assert header(sent, "Content-Type") == "application/json"
+    assert json.loads(sent.body) == {
         "loop_id": "L1",
         "reason": "boot_recovery",
         "runner_jti": "stale-jti",
@@ -247,8 +265,8 @@ def test_a_failed_heartbeat_is_posted_exactly_once(code: int) -> None:
 
 
 def test_heartbeat_transport_failures_are_named() -> None:
-    def reset(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("dropped", request=request)
+    def reset(_: Request) -> Response:
+        raise TransportFailure("dropped")
 
     result, recorder = heartbeat_of(reset)
     assert result.answer == HeartbeatAnswer(None, error="network")
