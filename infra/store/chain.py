@@ -54,12 +54,33 @@ def link(
     return hashlib.sha256(previous + event_bytes(originator_id, version, topic, state)).digest()
 
 
+_U32 = struct.Struct(">I").pack
+_U64_U32 = struct.Struct(">QI").pack
+
+
 def extend(
     head: bytes, ids: Sequence[int], events: Sequence[StoredEvent]
 ) -> list[tuple[int, bytes]]:
-    """The chain entries ``(notification id, link)`` of newly inserted events."""
+    """The chain entries ``(notification id, link)`` of newly inserted events.
+
+    The same bytes as ``link``, built with less work: a write holds a few events of each of
+    many aggregates and a handful of topics, so each id's and topic's encoding is made once
+    per call, and each link is one hash of one joined buffer."""
+    idents: dict[UUID | str, bytes] = {}
+    topics: dict[str, bytes] = {}
     links = []
     for notification_id, event in zip(ids, events, strict=True):
-        head = link(head, event.originator_id, event.originator_version, event.topic, event.state)
+        ident = idents.get(event.originator_id)
+        if ident is None:
+            canonical = _canonical_id(event.originator_id)
+            ident = idents[event.originator_id] = _U32(len(canonical)) + canonical
+        topic = topics.get(event.topic)
+        if topic is None:
+            topic = topics[event.topic] = event.topic.encode("utf-8")
+        state = event.state
+        version_and_topic = _U64_U32(event.originator_version, len(topic))
+        head = hashlib.sha256(
+            b"".join((head, ident, version_and_topic, topic, _U32(len(state)), state))
+        ).digest()
         links.append((notification_id, head))
     return links

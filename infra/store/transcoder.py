@@ -3,13 +3,19 @@
 orjson serializes UUID and datetime natively, but as bare strings, so they would
 come back as strings. We tag every non-JSON type the ledger stores, as the
 library's JSONTranscoder does, and let orjson do the byte work.
+
+The bytes are part of the hash chain (docs/integrity.md), so they never change: encoding is
+only made cheaper. An event's state is a flat dict whose values are mostly JSON already, so
+only the other values are copied into tagged form; a UTC datetime is left inside its tag for
+orjson to write (the same text as ``isoformat``, at a fifth of the cost: it was a third of
+encoding a boot's events).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -44,6 +50,29 @@ def _encode(obj: Any) -> Any:
     raise TypeError(f"cannot transcode {kind.__qualname__}")
 
 
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
+def _encode_value(obj: Any) -> Any:
+    # orjson writes a UTC datetime exactly as isoformat() does ("+00:00", microseconds only
+    # when non-zero: tests/unit/test_transcoder.py checks it); any other zone takes the
+    # isoformat path, whose spelling of odd offsets orjson might not share.
+    if type(obj) is datetime and obj.tzinfo is UTC:
+        return {_TYPE: "datetime_iso", _DATA: obj}
+    if type(obj) is UUID:
+        return {_TYPE: "uuid_hex", _DATA: obj.hex}
+    return _encode(obj)
+
+
+def tagged(state: dict[str, Any]) -> dict[str, Any]:
+    """What ``_encode`` makes of a flat dict, for orjson to write: the same bytes, less work."""
+    out = dict(state)
+    for key, value in state.items():
+        if type(value) not in _PLAIN:
+            out[key] = _encode_value(value)
+    return out
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "uuid_hex": UUID,
     "datetime_iso": datetime.fromisoformat,
@@ -72,6 +101,8 @@ class OrjsonTranscoder(Transcoder):
     UUID, datetime (keeping its time zone), date, Decimal and bytes exactly."""
 
     def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict:
+            return orjson.dumps(tagged(obj))
         return orjson.dumps(_encode(obj))
 
     def decode(self, data: bytes) -> Any:

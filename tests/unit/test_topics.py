@@ -19,6 +19,7 @@ from recovery_ledger.domain.boot import Boot
 from recovery_ledger.domain.installation import Installation
 from recovery_ledger.domain.loop import Loop, loop_aggregate_id
 from recovery_ledger.infra.store.loop_projector import project_loop
+from recovery_ledger.infra.store.mapper import LedgerMapper
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 from ..conftest import REPO
@@ -99,6 +100,15 @@ def test_a_ledger_written_on_2026_11_25_still_replays() -> None:
     issued = events[1]
     assert isinstance(issued, Loop.TokenIssued)
     assert issued.expires_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_the_ledger_mapper_writes_the_golden_events_byte_for_byte() -> None:
+    """The write path's own encoding (``LedgerMapper``) gives back the very bytes a ledger
+    of 2026-11-25 holds: the hash chain over them stays the same."""
+    reader: Mapper[UUID] = Mapper(transcoder=OrjsonTranscoder())
+    writer = LedgerMapper(transcoder=OrjsonTranscoder())
+    golden = _golden()
+    assert [writer.to_stored_event(reader.to_domain_event(s)) for s in golden] == golden
 
 
 def test_topics_resolve_in_a_fresh_interpreter_that_imported_only_the_application() -> None:

@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
+from recovery_ledger.infra.store.transcoder import OrjsonTranscoder, _encode
 
 zones = st.one_of(
     st.just(UTC),
@@ -79,3 +80,27 @@ def test_known_values_keep_their_types() -> None:
 def test_an_unsupported_type_is_refused() -> None:
     with pytest.raises(TypeError):
         OrjsonTranscoder().encode({"s": {1, 2}})
+
+
+@given(st.dictionaries(st.text(max_size=8), values, max_size=6))
+def test_a_state_is_encoded_to_the_same_bytes_as_the_generic_walk(state: dict[str, object]) -> None:
+    """The dict fast path (orjson writes UTC datetimes itself) changes no byte: the stored
+    bytes are hashed into the chain."""
+    assert OrjsonTranscoder().encode(state) == orjson.dumps(_encode(state))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 26, tzinfo=UTC),  # no microseconds: isoformat leaves them out
+        datetime(2026, 11, 26, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 26, 1, 30, fold=1, tzinfo=UTC),
+        datetime(2026, 11, 26, tzinfo=timezone(timedelta(0))),  # UTC, but not that object
+        datetime(2026, 11, 26, tzinfo=timezone(timedelta(hours=5, seconds=7))),
+    ],
+)
+def test_datetimes_keep_their_isoformat_bytes(moment: datetime) -> None:
+    expected = b'{"at":{"_type_":"datetime_iso","_data_":"' + moment.isoformat().encode() + b'"}}'
+    assert OrjsonTranscoder().encode({"at": moment}) == expected
