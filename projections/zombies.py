@@ -35,6 +35,25 @@ class Finding:
     evidence: tuple[str, ...]
 
 
+def may_find(
+    *,
+    finalized: bool,
+    heartbeat_begun: bool,
+    heartbeat_answered: bool,
+    alive: bool | None,
+    status_http: int | None,
+    pop_reason: str | None,
+) -> bool:
+    """False when ``findings_for`` finds nothing in a decision with these values, whatever
+    its other values: a rebuild asks ``findings_for`` only about the few rows that may have
+    a finding. Keep it a necessary condition of every finding below."""
+    return (
+        finalized
+        or (heartbeat_begun and (alive is False or not heartbeat_answered))
+        or (status_http == 401 and pop_reason in KEY_UNUSABLE_REASONS)
+    )
+
+
 def findings_for(row: DecisionRow, *, provenance: str, boot_over: bool) -> list[Finding]:
     """Every finding this decision shows.
 

@@ -24,20 +24,20 @@ class Table:
     def columns(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self.kind)]
 
-    def create(self) -> str:
+    def create(self, name: str = "") -> str:
         cols = ", ".join(f"{f.name} {column_type(f)}" for f in dataclasses.fields(self.kind))
         return (
-            f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.key)}))"
+            f"CREATE TABLE IF NOT EXISTS {name or self.name} "
+            f"({cols}, PRIMARY KEY ({', '.join(self.key)}))"
         )
 
-    def upsert(self) -> str:
-        names = self.columns
-        updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in self.key)
-        marks = ", ".join("?" for _ in names)
-        return (
-            f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
-        )
+    def insert(self, name: str = "") -> str:
+        marks = ", ".join("?" for _ in self.columns)
+        return f"INSERT INTO {name or self.name} ({', '.join(self.columns)}) VALUES ({marks})"
+
+    def upsert(self, name: str = "") -> str:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.key)
+        return f"{self.insert(name)} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
 
 
 LOOPS = Table("rl_loops", LoopRow, ("aggregate_id",))
@@ -47,13 +47,41 @@ FINDINGS = Table("rl_findings", Finding, ("kind", "boot_id", "loop_id"))
 TABLES = (LOOPS, DECISIONS, BOOTS, FINDINGS)
 
 
-def create_statements() -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class Index:
+    """A secondary index. A rebuilt table comes with its own indexes, built beside the live
+    ones, so their names alternate between ``name`` and ``name_b`` (index names are
+    per schema, and SQLite cannot rename an index); either name means it exists."""
+
+    name: str
+    table: Table
+    definition: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.name, f"{self.name}_b"
+
+    def create(self, existing: set[str], table: str = "") -> str | None:
+        """The statement creating this index on ``table`` (default: the live one) under the
+        name of the pair not in ``existing``; None when the live table has it already."""
+        if not table and existing & set(self.names):
+            return None
+        name = self.names[1] if self.name in existing else self.name
+        return f"CREATE INDEX {name} ON {table or self.table.name} {self.definition}"
+
+
+INDEXES = (
+    Index("rl_decisions_observed", DECISIONS, "(observed_at)"),
+    Index("rl_decisions_loop", DECISIONS, "(loop_id)"),
+    # Heartbeats still waiting for an answer: looked up at every new boot, and rare.
+    Index("rl_decisions_pending", DECISIONS, f"(boot_id) WHERE {PENDING_HEARTBEAT}"),
+)
+
+
+def create_statements(existing_indexes: set[str]) -> list[str]:
+    indexes = (index.create(existing_indexes) for index in INDEXES)
     return [
         *(table.create() for table in TABLES),
         f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position BIGINT)",
-        f"CREATE INDEX IF NOT EXISTS rl_decisions_observed ON {DECISIONS.name} (observed_at)",
-        f"CREATE INDEX IF NOT EXISTS rl_decisions_loop ON {DECISIONS.name} (loop_id)",
-        # Heartbeats still waiting for an answer: looked up at every new boot, and rare.
-        f"CREATE INDEX IF NOT EXISTS rl_decisions_pending ON {DECISIONS.name} (boot_id) "
-        f"WHERE {PENDING_HEARTBEAT}",
+        *(statement for statement in indexes if statement is not None),
     ]

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from recovery_ledger.infra.projection_store.codec import from_values, to_values
 from recovery_ledger.infra.projection_store.database import Database, open_database
+from recovery_ledger.infra.projection_store.rebuild import PAGE, ShadowRebuild
 from recovery_ledger.infra.projection_store.schema import (
     BOOTS,
     DECISIONS,
@@ -52,7 +53,7 @@ class ProjectionStore:
         self.app = app
         self.db = database or open_database(app.location)
         with self.db.ddl():
-            for statement in create_statements():
+            for statement in create_statements(self.db.index_names()):
                 self.db.execute(statement)
 
     def close(self) -> None:
@@ -60,8 +61,13 @@ class ProjectionStore:
 
     # -- catching up --------------------------------------------------------------------
 
-    def position(self) -> int:
-        rows = self.db.query(f"SELECT position FROM {TRACKING} WHERE name = ?", (TRACKING_NAME,))
+    def position(self, *, locked: bool = False) -> int:
+        """The last event applied; ``locked`` (in a catch-up's transaction) holds it until
+        the transaction ends."""
+        lock = self.db.lock_row if locked else ""
+        rows = self.db.query(
+            f"SELECT position FROM {TRACKING} WHERE name = ?{lock}", (TRACKING_NAME,)
+        )
         return int(rows[0][0]) if rows else 0
 
     def catch_up(self, batch: int = BATCH) -> int:
@@ -74,16 +80,15 @@ class ProjectionStore:
             if count < batch:
                 return applied
 
-    def rebuild(self) -> int:
-        """Drop every projection and rebuild it from the events."""
-        with self.db.transaction():
-            for table in TABLES:
-                self.db.execute(f"DELETE FROM {table.name}")
-            self.db.execute(f"DELETE FROM {TRACKING} WHERE name = ?", (TRACKING_NAME,))
-        return self.catch_up()
+    def rebuild(self, page: int = PAGE) -> int:
+        """Rebuild every projection from the events into new tables, then switch to them
+        (``rebuild.py``: reads and writes go on meanwhile); returns the events folded."""
+        # Both of the ledger's recorders (SQLite and PostgreSQL) name their events table.
+        events_table: str = getattr(self.app.recorder, "events_table_name")  # noqa: B009
+        return ShadowRebuild(self.db, events_table, self.app.mapper, page).run()
 
     def _apply_next_batch(self, batch: int) -> int:
-        start = self.position()
+        start = self.position(locked=True)
         notifications = self.app.recorder.select_notifications(start + 1, batch)
         if not notifications:
             return 0
@@ -191,16 +196,20 @@ class _Fold:
         self.changed_loops: set[str] = set()
         self.changed_decisions: set[tuple[str, str]] = set()
         self.changed_boots: set[str] = set()
-        self.new_boot = False
+        self.boots_moved = False
 
     def apply(self) -> None:
         for notification, event, aggregate_id, key in self.events:
             if is_loop_event(event):
                 self._apply_loop_event(notification, event, aggregate_id, key)
             else:
-                row = boot_after(self.boots.get(aggregate_id), event)
+                before = self.boots.get(aggregate_id)
+                row = boot_after(before, event)
                 if row is not None:
-                    self.new_boot |= aggregate_id not in self.boots
+                    # Whether a boot is over changes when a newer one starts or it completes.
+                    self.boots_moved |= before is None or (
+                        row.completed_at is not None and before.completed_at is None
+                    )
                     self.boots[aggregate_id] = row
                     self.changed_boots.add(aggregate_id)
 
@@ -233,8 +242,9 @@ class _Fold:
     def _write_findings(self) -> None:
         store, db = self.store, self.store.db
         rows = [self.decisions[k] for k in self.changed_decisions]
-        if self.new_boot:
-            # A newer boot means older ones can no longer answer their heartbeats.
+        if self.boots_moved:
+            # A boot that is over (a newer one started, or it completed) can no longer
+            # answer its heartbeats.
             pending = store.select(DECISIONS, DecisionRow, PENDING_HEARTBEAT)
             known = {(r.boot_id, r.aggregate_id) for r in rows}
             rows += [r for r in pending if (r.boot_id, r.aggregate_id) not in known]
