@@ -1,6 +1,19 @@
 """``python -m recovery_ledger`` and the ``recovery-ledger`` console script: the one entry point."""
 
-from recovery_ledger.infra.cli.main import main
+import gc
+import sys
+
+
+def main() -> None:
+    # The cyclic collector would walk the tens of thousands of objects the imports create
+    # (classes, functions, dataclasses' generated code) over and over: ~10% of a cold start's
+    # CPU (docs/performance.md). It is off while importing; ``run`` freezes what was imported
+    # and turns it back on before any command does work.
+    gc.disable()
+    from recovery_ledger.infra.cli.main import run
+
+    sys.exit(run())
+
 
 if __name__ == "__main__":
     main()

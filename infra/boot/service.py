@@ -149,9 +149,7 @@ class BootService:
         started_at = boot.created_on
         self._commit("started", boot)  # 1
 
-        await self._observe_all(runs)  # 2
-        for run in runs:
-            self._record_observations_and_decide(boot_id, run)
+        await self._observe_all(boot_id, runs)  # 2
         self._commit("decided", *(run.loop for run in runs))
 
         to_post = [run for run in runs if run.decision and run.decision.post_heartbeat]
@@ -214,7 +212,10 @@ class BootService:
 
     # -- observing ---------------------------------------------------------------------
 
-    async def _observe_all(self, runs: list[LoopRun]) -> None:
+    async def _observe_all(self, boot_id: UUID, runs: list[LoopRun]) -> None:
+        """Observe every loop and decide each one as soon as its answers are in: the
+        deciding (in memory; nothing is recorded before the "decided" commit) overlaps the
+        other loops' round trips instead of following the slowest one."""
         limit = asyncio.Semaphore(max(1, self.settings.concurrency))
         done = 0
 
@@ -226,17 +227,21 @@ class BootService:
                     run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
                     if may_retry_status(run.answers):
                         run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
+                    self._record_observations_and_decide(boot_id, run)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(runs))
 
         await self._within_deadline([observe(run) for run in runs])
         for run in runs:
+            if run.decision is not None:
+                continue
             # A loop not answered by the deadline counts as transient (docs/contract.md section 4).
             if run.liveness is None:
                 run.liveness = self.probe.probe(run.loop.pid, run.loop.pid_start_time)
             if not run.answers:
                 run.answers.append(_DEADLINE_PASSED)
+            self._record_observations_and_decide(boot_id, run)
 
     async def _within_deadline(self, coroutines: list[Coroutine[Any, Any, None]]) -> None:
         """Run them until the boot's deadline, then cancel what is left. Every task is

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import jwt  # noqa: F401 - loaded with the app: the first upload must not pay for importing it
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request

@@ -1,11 +1,14 @@
 """Load: 200 simulated installations, a few hundred events each, shipping at once to one
 real collector over loopback. Every event is stored exactly once, every installation's
-history is acknowledged whole, and a second round ships nothing. Bounded: each ship has a
-deadline, and the whole round must finish within it."""
+history is acknowledged whole, and a second round ships nothing. Bounded: one deadline for
+a whole round (every ship's client gives up by then, and the test stops waiting then), so a
+hang fails the test instead of stalling the run; how fast it goes is bench/fleet.py's
+business, never asserted here."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,16 +24,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.load]
 HOSTS = 200
 LOOPS_PER_HOST = 100  # two events each: 200 events per installation, 40,000 in all
 BATCH = 200
-DEADLINE_S = 120.0
+ROUND_DEADLINE_S = 120.0
 
 
 def ship_all(url: str, hosts: list[SimulatedHost]) -> dict[str, ShipResult | Exception]:
     results: dict[str, ShipResult | Exception] = {}
     start = threading.Barrier(len(hosts))
+    deadline = time.monotonic() + ROUND_DEADLINE_S
 
     def one(host: SimulatedHost) -> None:
         start.wait()
-        client = CollectorClient(url, host.key, DEADLINE_S)
+        client = CollectorClient(url, host.key, max(deadline - time.monotonic(), 1.0))
         try:
             results[host.name] = ship(host, client, BATCH)
         except Exception as error:
@@ -42,7 +46,9 @@ def ship_all(url: str, hosts: list[SimulatedHost]) -> dict[str, ShipResult | Exc
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(DEADLINE_S)
+        thread.join(max(deadline - time.monotonic(), 0.0))
+    unfinished = [h.name for h, t in zip(hosts, threads, strict=True) if t.is_alive()]
+    assert not unfinished, f"{len(unfinished)} ships did not end by the round's deadline"
     return results
 
 
