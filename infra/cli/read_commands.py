@@ -111,7 +111,13 @@ def cmd_replay(ctx: CommandContext) -> int:
     if args.policy is not None:
         get_policy(args.policy)
     store = _store(ctx)
-    loop_rows = store.loops()
+    # One loop's replay reads that loop's row only (a fleet ledger has thousands); the host
+    # filter needs them all to resolve a host name.
+    loop_rows = (
+        store.loops_named(args.loop)
+        if args.loop is not None and args.host is None
+        else store.loops()
+    )
     loops = {row.aggregate_id: row for row in loop_rows}
     boots = {row.boot_id: row for row in store.boots()}
     wanted = read_filter(args, list(boots.values()), loop_rows, store.app)
