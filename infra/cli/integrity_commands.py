@@ -90,19 +90,20 @@ def cmd_export(ctx: CommandContext) -> int:
 
 
 def cmd_import(ctx: CommandContext) -> int:
-    from recovery_ledger.infra.integrity.transfer import import_events, read_export
+    from recovery_ledger.infra.integrity.importer import check_export, import_checked
 
     try:
-        handle = open(ctx.args.file, encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open(ctx.args.file, "rb")  # noqa: SIM115 - closed below
     except OSError as error:
         raise BadInputError(f"cannot read {ctx.args.file}: {error.strerror}") from None
-    try:
-        with handle:
-            events = read_export(handle)
-    except UnicodeDecodeError:
-        raise BadInputError(f"{ctx.args.file} is not UTF-8 JSON Lines") from None
-    app = ctx.open_for_writing(create=True)
-    written, skipped = import_events(app, events)
+    with handle:
+        try:
+            checked = check_export(handle)  # the whole file, before any ledger is opened
+        except UnicodeDecodeError:
+            raise BadInputError(f"{ctx.args.file} is not UTF-8 JSON Lines") from None
+        with checked:
+            app = ctx.open_for_writing(create=True)
+            written, skipped = import_checked(app, checked)
     if ctx.json:
         emit_json({"schema_version": 1, "imported": written, "already_present": skipped})
     else:

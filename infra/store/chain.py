@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -20,6 +21,14 @@ from eventsourcing.persistence import StoredEvent
 GENESIS = bytes(32)
 CHAIN_TABLE = "ledger_chain"
 CHECKPOINT_TABLE = "ledger_checkpoints"
+
+
+@dataclass
+class ChainTail:
+    """The newest link a transaction has written so far (``head`` None: none yet)."""
+
+    position: int = 0
+    head: bytes | None = None
 
 
 def _canonical_id(originator_id: UUID | str) -> bytes:
@@ -58,29 +67,40 @@ _U32 = struct.Struct(">I").pack
 _U64_U32 = struct.Struct(">QI").pack
 
 
+class Linker:
+    """``link``, the same bytes with less work when many links are made: a write or an
+    import holds a few events of each of many aggregates and a handful of topics, so each
+    id's and topic's encoding is made once, and each link is one hash of one buffer."""
+
+    def __init__(self) -> None:
+        self._idents: dict[UUID | str, bytes] = {}
+        self._topics: dict[str, bytes] = {}
+
+    def link(
+        self, previous: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
+    ) -> bytes:
+        ident = self._idents.get(originator_id)
+        if ident is None:
+            canonical = _canonical_id(originator_id)
+            ident = self._idents[originator_id] = _U32(len(canonical)) + canonical
+        encoded = self._topics.get(topic)
+        if encoded is None:
+            encoded = self._topics[topic] = topic.encode("utf-8")
+        version_and_topic = _U64_U32(version, len(encoded))
+        return hashlib.sha256(
+            b"".join((previous, ident, version_and_topic, encoded, _U32(len(state)), state))
+        ).digest()
+
+
 def extend(
     head: bytes, ids: Sequence[int], events: Sequence[StoredEvent]
 ) -> list[tuple[int, bytes]]:
-    """The chain entries ``(notification id, link)`` of newly inserted events.
-
-    The same bytes as ``link``, built with less work: a write holds a few events of each of
-    many aggregates and a handful of topics, so each id's and topic's encoding is made once
-    per call, and each link is one hash of one joined buffer."""
-    idents: dict[UUID | str, bytes] = {}
-    topics: dict[str, bytes] = {}
+    """The chain entries ``(notification id, link)`` of newly inserted events."""
+    linker = Linker()
     links = []
     for notification_id, event in zip(ids, events, strict=True):
-        ident = idents.get(event.originator_id)
-        if ident is None:
-            canonical = _canonical_id(event.originator_id)
-            ident = idents[event.originator_id] = _U32(len(canonical)) + canonical
-        topic = topics.get(event.topic)
-        if topic is None:
-            topic = topics[event.topic] = event.topic.encode("utf-8")
-        state = event.state
-        version_and_topic = _U64_U32(event.originator_version, len(topic))
-        head = hashlib.sha256(
-            b"".join((head, ident, version_and_topic, topic, _U32(len(state)), state))
-        ).digest()
+        head = linker.link(
+            head, event.originator_id, event.originator_version, event.topic, event.state
+        )
         links.append((notification_id, head))
     return links

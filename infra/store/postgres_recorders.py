@@ -9,7 +9,8 @@ Imported only for a PostgreSQL ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from recovery_ledger.infra.store.chain import CHAIN_TABLE, CHECKPOINT_TABLE, GENESIS, extend
+from recovery_ledger.infra.store.bulk import BulkAppend
+from recovery_ledger.infra.store.chain import (
+    CHAIN_TABLE,
+    CHECKPOINT_TABLE,
+    GENESIS,
+    ChainTail,
+    extend,
+)
 from recovery_ledger.infra.store.heads import Checkpoint, HeadSigner
 from recovery_ledger.infra.store.open_loops import (
     CREATE_COLUMNS,
@@ -90,6 +98,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "INSERT INTO {}.{} (position, event_count, head, signed_at, key_id, signature) "
             "VALUES (%s, %s, %s, %s, %s, %s)"
         ).format(schema, checkpoints)
+        self._select_present = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {}.{} e "
+            "JOIN unnest(%b::uuid[], %b::bigint[]) AS wanted (id, version) "
+            "ON e.originator_id = wanted.id AND e.originator_version = wanted.version"
+        ).format(schema, Identifier(self.events_table_name))
+        self._select_any = SQL("SELECT 1 FROM {}.{} LIMIT 1").format(
+            schema, Identifier(self.events_table_name)
+        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -243,6 +259,90 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ],
             )
         return ids, signed
+
+    @contextmanager
+    def bulk_append(self) -> Iterator[BulkAppend]:
+        """One transaction for many batches (``import``), under the events table's lock
+        from its start: commits with one signed head over all of them when the block
+        ends, or rolls all of them back."""
+        if self.head_signer is None:
+            raise RuntimeError("the ledger's recorder has no head signer")
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            for statement in self.lock_table_statements:
+                curs.execute(statement, prepare=True)
+            self._notify_channel(curs)
+            bulk = _PostgresBulkAppend(self, curs)
+            yield bulk
+            signed = bulk.sign() if bulk.tail.head is not None else None
+        if signed is not None:
+            self.head_signer.committed(signed)
+
+
+class _PostgresBulkAppend:
+    def __init__(self, recorder: ChainedPostgresApplicationRecorder, curs: Cursor[DictRow]):
+        self.recorder = recorder
+        self.curs = curs
+        self.tail = ChainTail()
+
+    def is_empty(self) -> bool:
+        self.curs.execute(self.recorder._select_any)
+        return self.curs.fetchone() is None
+
+    def present(self, keys: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
+        self.curs.execute(
+            self.recorder._select_present,
+            ([key for key, _ in keys], [version for _, version in keys]),
+        )
+        found: dict[tuple[UUID, int], StoredEvent] = {}
+        for row in self.curs.fetchall():
+            key = (UUID(str(row["originator_id"])), int(row["originator_version"]))
+            found[key] = StoredEvent(key[0], key[1], row["topic"], bytes(row["state"]))
+        return found
+
+    def append(self, stored_events: Sequence[StoredEvent]) -> None:
+        if not stored_events:
+            return
+        recorder, curs = self.recorder, self.curs
+        curs.execute(
+            recorder._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
+        ids = [int(row["notification_id"]) for row in curs.fetchall()]
+        if self.tail.head is None:
+            curs.execute(recorder._select_head)
+            row = curs.fetchone()
+            self.tail.head = bytes(row["chain_hash"]) if row else GENESIS
+        links = extend(self.tail.head, ids, stored_events)
+        curs.execute(
+            recorder._insert_links, ([i for i, _ in links], [h for _, h in links]), prepare=True
+        )
+        self.tail.position, self.tail.head = links[-1]
+        recorder._update_index(
+            curs,
+            [
+                (i, e.originator_id, e.topic, e.state)
+                for i, e in zip(ids, stored_events, strict=True)
+            ],
+        )
+
+    def sign(self) -> Checkpoint:
+        recorder, curs = self.recorder, self.curs
+        assert recorder.head_signer is not None and self.tail.head is not None
+        curs.execute(recorder._select_signed)
+        row = curs.fetchone()
+        since, count = (int(row["position"]), int(row["event_count"])) if row else (0, 0)
+        curs.execute(recorder._count_after, (since,))
+        counted = curs.fetchone()
+        count += int(counted["n"]) if counted else 0
+        signed = recorder.head_signer.sign_head(self.tail.position, count, self.tail.head)
+        curs.execute(recorder._insert_checkpoint, signed.row())
+        return signed
 
 
 def _quoted(identifier: str) -> str:
