@@ -13,9 +13,15 @@ bench/.cache/, so later runs skip building it.
 3. Audit: `audit --json` in-process (likewise), against raw sqlite3 reading the rows it
    reports on (every boot, decision and finding row).
 
+4. With --postgres DSN: the rebuild on a PostgreSQL ledger (its schema, e.g.
+   `postgresql://postgres@127.0.0.1/test?schema=bench`, written by the same generator to
+   --pg-events events the first time) against the rebuild of a SQLite ledger of the same
+   events count, alternating, in the same run.
+
 Each measurement runs in a fresh interpreter (so peak RSS is its own); medians of --repeat.
 
     python bench/read_side.py [--events 1000000] [--loops 1000] [--repeat 3]
+    python bench/read_side.py --postgres DSN [--pg-events 200000] [--repeat 3]
 
 No number from here goes into a test: machines are noisy; ratios are what we quote.
 """
@@ -48,7 +54,7 @@ HEARTBEAT_EVERY = 10  # one loop in ten: 401, PoP heartbeat, 503, kept conservat
 # -- building the ledger ----------------------------------------------------------------------
 
 
-def _open(ledger: Path, *, create: bool) -> Any:
+def _open(ledger: Path | str, *, create: bool) -> Any:
     from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
     from recovery_ledger.infra.store.location import resolve_location
@@ -56,11 +62,13 @@ def _open(ledger: Path, *, create: bool) -> Any:
     return ledger_app(resolve_location(str(ledger)), KeyStore(_keys(ledger)), create=create)
 
 
-def _keys(ledger: Path) -> Path:
+def _keys(ledger: Path | str) -> Path:
+    if isinstance(ledger, str):  # a PostgreSQL DSN
+        return CACHE / "postgres.keys"
     return Path(str(ledger) + ".keys")
 
 
-def build(ledger: Path, events: int, loops: int) -> int:
+def build(ledger: Path | str, events: int, loops: int) -> int:
     """Write the ledger the way boots write it; returns the number of events."""
     from uuid import uuid4
 
@@ -156,7 +164,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_rebuild(ledger: Path) -> dict[str, float]:
+def measure_rebuild(ledger: Path | str) -> dict[str, float]:
     from recovery_ledger.infra.projection_store.store import ProjectionStore
 
     app = _open(ledger, create=False)
@@ -300,15 +308,49 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--loops", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", metavar="DSN", help="compare a PostgreSQL rebuild")
+    parser.add_argument("--pg-events", type=int, default=200_000)
     parser.add_argument("--measure", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         name, *rest = args.measure
-        print(json.dumps(MEASUREMENTS[name](Path(rest[0]), *rest[1:])))
+        target = rest[0] if rest[0].startswith("postgresql:") else Path(rest[0])
+        print(json.dumps(MEASUREMENTS[name](target, *rest[1:])))
+        return
+    if args.postgres:
+        compare_postgres(args.postgres, args.pg_events, args.loops, args.repeat)
         return
 
     ledger = ensure_ledger(args.events, args.loops)
     report(ledger, f"loop-{args.loops // 2:05d}", args.repeat)
+
+
+def compare_postgres(dsn: str, events: int, loops: int, repeat: int) -> None:
+    """PostgreSQL's rebuild against SQLite's over ledgers of the same events count, written by
+    the same generator; the two alternate, so both meet the same load."""
+    app = _open(dsn, create=True)
+    written = int(app.recorder.max_notification_id() or 0)
+    app.close()
+    if written == 0:
+        CACHE.mkdir(exist_ok=True)
+        started = time.perf_counter()
+        written = build(dsn, events, loops)
+        took = time.perf_counter() - started
+        print(f"built the PostgreSQL ledger: {written} events in {took:.0f} s")
+    sqlite = ensure_ledger(events, loops)
+    runs: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgres": []}
+    for _ in range(repeat):
+        runs["sqlite"].append(_child("rebuild", str(sqlite)))
+        runs["postgres"].append(_child("rebuild", dsn))
+    seconds = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    events_of = {k: int(v[0]["events"]) for k, v in runs.items()}
+    rss = {k: max(r["rss_mb"] for r in v) for k, v in runs.items()}
+    for name in ("sqlite", "postgres"):
+        print(
+            f"rebuild on {name}: {events_of[name]} events, {seconds[name]:.2f} s "
+            f"(median of {repeat}), peak RSS {rss[name]:.0f} MB"
+        )
+    print(f"  ratio PostgreSQL / SQLite {seconds['postgres'] / seconds['sqlite']:.2f}x")
 
 
 def report(ledger: Path, loop_id: str, repeat: int) -> None:

@@ -14,12 +14,14 @@ present sealed (``sealed_token``), with its jti, expiry and SHA-256 fingerprint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as AggregateSnapshot
+from eventsourcing.utils import register_topic
 
 from recovery_ledger.domain.errors import (
     HeartbeatAlreadyPostedError,
@@ -157,6 +159,46 @@ class Loop(Aggregate):
         boot_id: UUID | None
         jti: str
         key_id: str
+
+    class Snapshot(AggregateSnapshot):
+        """A loop's state at one version, in the types the ledger's transcoder writes (no
+        dataclass, set or UUID key): a boot starts from it and reads only the events after,
+        instead of a long-lived loop's whole history."""
+
+        TOPIC = "rl:Loop.Snapshot@1"
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Loop.Snapshot:
+            taken = super().take(aggregate)
+            state = dict(taken.state)
+            token = state["token"]
+            state["token"] = None if token is None else asdict(token)
+            state["heartbeat_boots"] = [[k.hex, v] for k, v in state["heartbeat_boots"].items()]
+            state["revived_boots"] = sorted(boot_id.hex for boot_id in state["revived_boots"])
+            return cls(
+                originator_id=taken.originator_id,
+                originator_version=taken.originator_version,
+                timestamp=taken.timestamp,
+                topic=taken.topic,
+                state=state,
+            )
+
+        def mutate(self, _: None) -> Loop:
+            state = dict(self.state)
+            token = state["token"]
+            state["token"] = None if token is None else SealedToken(**token)
+            state["heartbeat_boots"] = {UUID(k): v for k, v in state["heartbeat_boots"]}
+            state["revived_boots"] = {UUID(boot_id) for boot_id in state["revived_boots"]}
+            plain = AggregateSnapshot(
+                originator_id=self.originator_id,
+                originator_version=self.originator_version,
+                timestamp=self.timestamp,
+                topic=self.topic,
+                state=state,
+            )
+            loop = plain.mutate(None)
+            assert isinstance(loop, Loop)
+            return loop
 
     @staticmethod
     def create_id(loop_id: str) -> UUID:
@@ -352,3 +394,7 @@ class Loop(Aggregate):
     ) -> None:
         self._check_open()
         self.finalize_reason = reason
+
+
+# The library registers the explicit topics of an aggregate's events, not of its snapshot.
+register_topic(Loop.Snapshot.TOPIC, Loop.Snapshot)

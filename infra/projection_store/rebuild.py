@@ -50,7 +50,7 @@ from recovery_ledger.projections.zombies import findings_for, may_find
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
 
-PAGE = 50_000
+PAGE = 20_000
 SHADOW, OLD = "__next", "__old"
 _FINALIZED, _BEGUN, _HTTP = D["outcome"], D["heartbeat_begun"], D["status_http"]
 
@@ -93,6 +93,14 @@ class ShadowRebuild:
                 self._write_decisions(self.fold.evict())
             if count < self.page:
                 break
+        # Indexes are built once over the full tables (cheaper than kept up row by row);
+        # this transaction, like a page's, is the only time the write lock is held.
+        with self.db.transaction():
+            existing = self.db.index_names()
+            for index in INDEXES:
+                statement = index.create(existing, index.table.name + SHADOW)
+                assert statement is not None  # always made for a named table
+                self.db.execute(statement)
         with self.db.transaction():
             self.db.query(
                 f"SELECT position FROM {TRACKING} WHERE name = ?{self.db.lock_row}",
@@ -115,13 +123,8 @@ class ShadowRebuild:
                 self.db.execute(f"DROP TABLE IF EXISTS {table.name}{SHADOW}")
                 self.db.execute(f"DROP TABLE IF EXISTS {table.name}{OLD}")
         with self.db.transaction():
-            existing = self.db.index_names()
             for table in TABLES:
                 self.db.execute(table.create(table.name + SHADOW))
-            for index in INDEXES:
-                statement = index.create(existing, index.table.name + SHADOW)
-                assert statement is not None  # always made for a named table
-                self.db.execute(statement)
 
     def _fold_page(self) -> int:
         rows = self.db.events_after(self.events_table, self.position, self.page)

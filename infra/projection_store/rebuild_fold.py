@@ -67,57 +67,84 @@ def evidence_text(evidence: list[str]) -> str:
     return '["' + '", "'.join(evidence) + '"]'
 
 
+# Column positions, bound once: the handlers below run once per event of a rebuild.
+_ALIVE = D["alive"]
+_LIVENESS_REASON = D["liveness_reason"]
+_STATUS_ATTEMPTS = D["status_attempts"]
+_STATUS_HTTP = D["status_http"]
+_STATUS_WORD = D["status_word"]
+_STATUS_ERROR = D["status_error"]
+_REJECTED_JTI = D["rejected_jti"]
+_POLICY = D["policy"]
+_CLASSIFICATION = D["classification"]
+_POP_AVAILABLE = D["pop_available"]
+_POP_REASON = D["pop_reason"]
+_POST_HEARTBEAT = D["post_heartbeat"]
+_HEARTBEAT_BEGUN = D["heartbeat_begun"]
+_PROOF_JTI = D["proof_jti"]
+_HEARTBEAT_ANSWERED = D["heartbeat_answered"]
+_HEARTBEAT_HTTP = D["heartbeat_http"]
+_HEARTBEAT_REVIVED = D["heartbeat_revived"]
+_HEARTBEAT_ERROR = D["heartbeat_error"]
+_TOKEN_REVIVED = D["token_revived"]
+_OUTCOME = D["outcome"]
+_REATTACH_MODE = D["reattach_mode"]
+_FINALIZE_REASON = D["finalize_reason"]
+_CLOUD_LAST_WORD = D["cloud_last_word"]
+_DECIDED_AT = D["decided_at"]
+
+
 def _runner(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["alive"]] = _flag(s["alive"])
-    row[D["liveness_reason"]] = s["reason"]
+    row[_ALIVE] = _flag(s["alive"])
+    row[_LIVENESS_REASON] = s["reason"]
 
 
 def _cloud(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["status_attempts"]] += 1
-    row[D["status_http"]] = s["http_status"]
-    row[D["status_word"]] = s["status"]
-    row[D["status_error"]] = s["error"]
+    row[_STATUS_ATTEMPTS] += 1
+    row[_STATUS_HTTP] = s["http_status"]
+    row[_STATUS_WORD] = s["status"]
+    row[_STATUS_ERROR] = s["error"]
 
 
 def _rejected(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["rejected_jti"]] = s["jti"]
+    row[_REJECTED_JTI] = s["jti"]
 
 
 def _classified(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["policy"]] = s["policy"]
-    row[D["classification"]] = s["classification"]
-    row[D["pop_available"]] = _flag(s["pop_available"])
-    row[D["pop_reason"]] = s["pop_reason"]
-    row[D["post_heartbeat"]] = _flag(s["post_heartbeat"])
+    row[_POLICY] = s["policy"]
+    row[_CLASSIFICATION] = s["classification"]
+    row[_POP_AVAILABLE] = _flag(s["pop_available"])
+    row[_POP_REASON] = s["pop_reason"]
+    row[_POST_HEARTBEAT] = _flag(s["post_heartbeat"])
 
 
 def _begun(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["heartbeat_begun"]] = 1
-    row[D["proof_jti"]] = s["proof_jti"]
+    row[_HEARTBEAT_BEGUN] = 1
+    row[_PROOF_JTI] = s["proof_jti"]
 
 
 def _posted(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["heartbeat_answered"]] = 1
-    row[D["heartbeat_http"]] = s["http_status"]
-    row[D["heartbeat_revived"]] = _flag(s["revived"])
-    row[D["heartbeat_error"]] = s["error"]
+    row[_HEARTBEAT_ANSWERED] = 1
+    row[_HEARTBEAT_HTTP] = s["http_status"]
+    row[_HEARTBEAT_REVIVED] = _flag(s["revived"])
+    row[_HEARTBEAT_ERROR] = s["error"]
 
 
 def _revived(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["token_revived"]] = 1
+    row[_TOKEN_REVIVED] = 1
 
 
 def _reattached(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["outcome"]] = "reattached"
-    row[D["reattach_mode"]] = s["mode"]
-    row[D["decided_at"]] = at
+    row[_OUTCOME] = "reattached"
+    row[_REATTACH_MODE] = s["mode"]
+    row[_DECIDED_AT] = at
 
 
 def _finalized(row: Row, s: dict[str, Any], at: str) -> None:
-    row[D["outcome"]] = "finalized"
-    row[D["finalize_reason"]] = s["reason"]
-    row[D["cloud_last_word"]] = s["cloud_last_word"]
-    row[D["decided_at"]] = at
+    row[_OUTCOME] = "finalized"
+    row[_FINALIZE_REASON] = s["reason"]
+    row[_CLOUD_LAST_WORD] = s["cloud_last_word"]
+    row[_DECIDED_AT] = at
 
 
 def _nothing(row: Row, s: dict[str, Any], at: str) -> None:

@@ -150,6 +150,9 @@ class ProjectionStore:
     def loops(self) -> list[LoopRow]:
         return self.select(LOOPS, LoopRow, order="registered_at, loop_id")
 
+    def loops_named(self, loop_id: str) -> list[LoopRow]:
+        return self.select(LOOPS, LoopRow, "loop_id = ?", (loop_id,))
+
     def boots(self) -> list[BootRow]:
         return self.select(BOOTS, BootRow, order="started_at, boot_id")
 
