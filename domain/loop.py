@@ -80,7 +80,7 @@ class Loop(Aggregate):
         pid_start_time: float
         host_id: str
 
-    class TokenIssued(Aggregate.Event):
+    class TokenIssued(Event):
         TOPIC = "rl:Loop.TokenIssued@1"
         jti: str
         expires_at: datetime
@@ -89,7 +89,7 @@ class Loop(Aggregate):
         key_id: str
         source: TokenSource
 
-    class RunnerObserved(Aggregate.Event):
+    class RunnerObserved(Event):
         TOPIC = "rl:Loop.RunnerObserved@1"
         boot_id: UUID
         pid: int
@@ -97,7 +97,7 @@ class Loop(Aggregate):
         reason: str
         observed_start_time: float | None
 
-    class CloudAnswered(Aggregate.Event):
+    class CloudAnswered(Event):
         TOPIC = "rl:Loop.CloudAnswered@1"
         boot_id: UUID
         attempt: int
@@ -105,12 +105,12 @@ class Loop(Aggregate):
         status: str | None
         error: ErrorKind | None
 
-    class JwtRejected(Aggregate.Event):
+    class JwtRejected(Event):
         TOPIC = "rl:Loop.JwtRejected@1"
         boot_id: UUID
         jti: str | None
 
-    class Classified(Aggregate.Event):
+    class Classified(Event):
         TOPIC = "rl:Loop.Classified@1"
         boot_id: UUID
         policy: str
@@ -119,13 +119,13 @@ class Loop(Aggregate):
         pop_reason: str
         post_heartbeat: bool
 
-    class PopHeartbeatBegun(Aggregate.Event):
+    class PopHeartbeatBegun(Event):
         TOPIC = "rl:Loop.PopHeartbeatBegun@1"
         boot_id: UUID
         proof_jti: str
         url: str
 
-    class PopHeartbeatPosted(Aggregate.Event):
+    class PopHeartbeatPosted(Event):
         TOPIC = "rl:Loop.PopHeartbeatPosted@1"
         boot_id: UUID
         proof_jti: str
@@ -133,7 +133,7 @@ class Loop(Aggregate):
         revived: bool | None
         error: ErrorKind | None
 
-    class TokenRevived(Aggregate.Event):
+    class TokenRevived(Event):
         TOPIC = "rl:Loop.TokenRevived@1"
         boot_id: UUID
         jti: str
@@ -142,19 +142,19 @@ class Loop(Aggregate):
         sealed_token: bytes
         key_id: str
 
-    class Reattached(Aggregate.Event):
+    class Reattached(Event):
         TOPIC = "rl:Loop.Reattached@1"
         boot_id: UUID
         mode: ReattachMode
 
-    class Finalized(Aggregate.Event):
+    class Finalized(Event):
         TOPIC = "rl:Loop.Finalized@1"
         boot_id: UUID | None
         reason: str
         cloud_last_word: str | None
         by: FinalizedBy
 
-    class TokenCleared(Aggregate.Event):
+    class TokenCleared(Event):
         TOPIC = "rl:Loop.TokenCleared@1"
         boot_id: UUID | None
         jti: str

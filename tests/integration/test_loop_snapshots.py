@@ -47,21 +47,26 @@ def _live_through_boots(app: LedgerApp, loop_id: str, boots: int) -> Loop:
         token=_token(f"{loop_id}-0"),
     )
     for n in range(boots):
-        boot_id = uuid4()
-        loop.observe_runner(boot_id, ALIVE)
-        loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-        loop.classify(
-            boot_id,
-            "v4-key-guarded",
-            "active",
-            pop_available=True,
-            pop_reason="available",
-            post_heartbeat=False,
-        )
-        loop.reattach(boot_id, "confirmed")
-        app.save(loop)
+        loop = _one_more_boot(app, loop)
         if n % 17 == 16:
             loop = app.record_token(loop_id, _token(f"{loop_id}-{n}"))
+    return loop
+
+
+def _one_more_boot(app: LedgerApp, loop: Loop) -> Loop:
+    boot_id = uuid4()
+    loop.observe_runner(boot_id, ALIVE)
+    loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
+    loop.classify(
+        boot_id,
+        "v4-key-guarded",
+        "active",
+        pop_available=True,
+        pop_reason="available",
+        post_heartbeat=False,
+    )
+    loop.reattach(boot_id, "confirmed")
+    app.save(loop)
     return loop
 
 
@@ -178,26 +183,9 @@ def test_a_snapshot_that_cannot_be_written_fails_nothing(ledger: Ledger) -> None
         loop = _live_through_boots(app, "long", EVERY // 4 - 1)
         with sqlite3.connect(ledger.arg) as db:
             db.execute(f"DROP TABLE {TABLE}")
-        loop = _live_through_boots_more(app, loop, 3)  # crosses EVERY: the write fails
+        for _ in range(3):  # crosses EVERY: the snapshot's write fails
+            loop = _one_more_boot(app, loop)
         assert loop.version > EVERY
         assert _state(_folded_from_every_event(app, loop.id)) == _state(loop)
     finally:
         app.close()
-
-
-def _live_through_boots_more(app: LedgerApp, loop: Loop, boots: int) -> Loop:
-    for _ in range(boots):
-        boot_id = uuid4()
-        loop.observe_runner(boot_id, ALIVE)
-        loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-        loop.classify(
-            boot_id,
-            "v4-key-guarded",
-            "active",
-            pop_available=True,
-            pop_reason="available",
-            post_heartbeat=False,
-        )
-        loop.reattach(boot_id, "confirmed")
-        app.save(loop)
-    return loop
