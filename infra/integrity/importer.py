@@ -16,7 +16,6 @@ pass reads them.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import stat
@@ -99,7 +98,7 @@ class _LineParser:
                 originator_id=self._uuid(_text(data, "originator_id")),
                 originator_version=_count(data, "originator_version"),
                 topic=_text(data, "topic"),
-                state=base64.b64decode(_text(data, "state"), validate=True),
+                state=binascii.a2b_base64(_text(data, "state"), strict_mode=True),
             )
             scope = data.get("scope")
             if scope not in ("ledger", "loop", None):
