@@ -141,7 +141,7 @@ class _OrderCheck:
     genesis (so a removed, reordered or cut-off line is caught).
 
     A one-loop export links to events it does not carry; each of its lines is checked
-    against its own link only (``_parse_line``), and it holds one aggregate."""
+    against its own link only (``_LineParser``), and it holds one aggregate."""
 
     def __init__(self) -> None:
         self.first: ImportedEvent | None = None
@@ -193,9 +193,8 @@ def _lines(handle: IO[bytes], copy: IO[bytes] | None = None) -> Iterator[tuple[i
 class CheckedExport:
     """An export whose every line and order passed, still open for the second pass."""
 
-    def __init__(self, handle: IO[bytes], events: int, copy: IO[bytes] | None) -> None:
+    def __init__(self, handle: IO[bytes], copy: IO[bytes] | None) -> None:
         self.handle = copy if copy is not None else handle
-        self.events = events
         self._copy = copy
         self._checked_as = _identity(self.handle)
 
@@ -259,7 +258,7 @@ def check_export(handle: IO[bytes]) -> CheckedExport:
         if copy is not None:
             copy.close()
         raise
-    return CheckedExport(handle, events, copy)
+    return CheckedExport(handle, copy)
 
 
 def import_checked(app: LedgerApp, export: CheckedExport) -> tuple[int, int]:
