@@ -163,6 +163,7 @@ def test_the_rebuild_gives_the_rows_of_the_reference_fold(app: LedgerApp, seed: 
     elsewhere.close()
 
 
+@pytest.mark.both_backends
 def test_writes_and_reads_go_on_during_a_rebuild(
     app: LedgerApp, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
