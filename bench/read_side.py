@@ -216,13 +216,20 @@ def measure_raw_scan(ledger: Path) -> dict[str, float]:
 
 
 def _preload() -> None:
-    """Import what the read commands import lazily: import time is the cold-start
-    benchmark's business (bench/boot.py), not this one's."""
+    """Import what the read commands import lazily (parsing the arguments and opening the
+    ledger included): import time is the cold-start benchmark's business (bench/boot.py),
+    not this one's."""
     import eventsourcing.sqlite  # noqa: F401
 
+    import recovery_ledger.infra.cli.help_text
+    import recovery_ledger.infra.cli.parser
     import recovery_ledger.infra.cli.read_commands
+    import recovery_ledger.infra.crypto.ledger_key
+    import recovery_ledger.infra.integrity.guard
     import recovery_ledger.infra.projection_store.store
     import recovery_ledger.infra.store.app
+    import recovery_ledger.infra.store.recorders
+    import recovery_ledger.infra.version
     import recovery_ledger.projections.audit
     import recovery_ledger.projections.replay  # noqa: F401
 
