@@ -10,6 +10,9 @@
 3. History: `boot --json` on the cached 1,000,064-event ledger of bench/read_side.py (none of
    its loops belong to this host, so it examines 0 loops), against the same command on an
    empty ledger. Skipped when that ledger is not built yet.
+4. Aged loops: `boot --json` of 20 live loops that each lived through 365 and 1,000 boots
+   (written through the real write path, as boots write them), against the same 20 loops
+   fresh: what an open loop's own history costs a boot.
 
     python bench/boot.py [--loops 1000] [--latency 0.02] [--concurrency 16] [--repeat 5]
 
@@ -105,6 +108,48 @@ def prepare(directory: Path, count: int) -> tuple[Path, subprocess.Popen[bytes]]
         )
     app.close()
     return ledger, runner
+
+
+def live_through_boots(ledger: Path, boots: int) -> None:
+    """Every open loop of the ledger observed and reattached by ``boots`` boots, each boot
+    one save of all of them, as a boot records it."""
+    from uuid import uuid4
+
+    from recovery_ledger.domain.boot import Boot
+    from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
+    from recovery_ledger.infra.bootstrap import ledger_app
+    from recovery_ledger.infra.crypto.keystore import KeyStore
+    from recovery_ledger.infra.store.location import resolve_location
+
+    app = ledger_app(resolve_location(str(ledger)), KeyStore(Path(str(ledger) + ".keys")))
+    loops = app.open_loops()
+    alive = LivenessObservation(True, "running", loops[0].pid_start_time)
+    for _ in range(boots):
+        boot_id = uuid4()
+        boot = Boot(
+            boot_id=boot_id,
+            policy="v4-key-guarded",
+            host_id=loops[0].host_id,
+            host_name="bench",
+            app_version="bench",
+            cloud_url="http://127.0.0.1",
+            loop_ids=[loop.loop_id for loop in loops],
+        )
+        for loop in loops:
+            loop.observe_runner(boot_id, alive)
+            loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
+            loop.classify(
+                boot_id,
+                "v4-key-guarded",
+                "active",
+                pop_available=False,
+                pop_reason="not_configured",
+                post_heartbeat=False,
+            )
+            loop.reattach(boot_id, "confirmed")
+        boot.complete({"examined": len(loops), "reattached": len(loops)})
+        app.save(boot, *loops)
+    app.close()
 
 
 def _boot_argv(cloud_url: str, *extra: str) -> list[str]:
@@ -236,6 +281,35 @@ def bench_history(repeat: int) -> None:
     )
 
 
+def bench_aged(repeat: int, ages: tuple[int, ...] = (0, 365, 1000)) -> None:
+    with tempfile.TemporaryDirectory() as tmp, minimal_cloud(0.0) as url:
+        ledgers, runners = {}, []
+        for age in ages:
+            directory = Path(tmp) / f"age-{age}"
+            directory.mkdir()
+            ledger, runner = prepare(directory, 20)
+            runners.append(runner)
+            live_through_boots(ledger, age)
+            ledgers[age] = ledger
+        argv = _boot_argv(url)
+        for ledger in ledgers.values():
+            check_examines(argv, env_for(ledger), 20)
+        runs: dict[int, list[tuple[float, float]]] = {age: [] for age in ages}
+        for _ in range(repeat):  # interleaved, so drift hits all of them alike
+            for age, ledger in ledgers.items():
+                runs[age].append(timed(argv, env_for(ledger)))
+        for runner in runners:
+            runner.kill()
+    fresh_wall, fresh_cpu = (statistics.median(t[i] for t in runs[ages[0]]) for i in (0, 1))
+    print(f"boot of 20 live loops by the boots each has lived through (median of {repeat})")
+    for age in ages:
+        wall_s, cpu_s = (statistics.median(t[i] for t in runs[age]) for i in (0, 1))
+        print(
+            f"  {age:5} boots of history: wall {wall_s * 1000:.0f} ms ({wall_s / fresh_wall:.2f}x "
+            f"fresh), CPU {cpu_s * 1000:.0f} ms ({cpu_s / fresh_cpu:.2f}x fresh)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=1000)
@@ -243,13 +317,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
-        "--only", choices=("throughput", "cold", "history"), help="run one benchmark"
+        "--only", choices=("throughput", "cold", "history", "aged"), help="run one benchmark"
     )
     args = parser.parse_args()
     if args.only in (None, "history"):
         bench_history(args.repeat)
     if args.only in (None, "cold"):
         bench_cold_start(max(args.repeat, 10))
+    if args.only in (None, "aged"):
+        bench_aged(args.repeat)
     if args.only in (None, "throughput"):
         bench_throughput(args.loops, args.latency, args.concurrency, args.repeat)
 

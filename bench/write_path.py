@@ -10,7 +10,9 @@ CPU time (this process's user + system) shows the work without the waits. Both a
 Two ratios: the whole write, and the same write with the signed head's Ed25519 signature
 and witness file (written and fsynced after the commit) left out, to show what the head
 costs per transaction. Every transaction of the ledger pays for the head; the raw baseline
-never does.
+never does. A third line is the storage format's floor: raw sqlite3 inserting the same rows
+and their chain rows (links computed before the clock starts) in one transaction, what
+the write would cost if encoding and hashing were free.
 
     python bench/write_path.py [--loops 1000] [--repeat 15]
 
@@ -32,6 +34,8 @@ from uuid import uuid4
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import read_side
+
+from recovery_ledger.infra.store.chain import GENESIS, extend
 
 
 def one_boot(app: Any, loops: list[Any]) -> list[Any]:
@@ -103,6 +107,16 @@ def main() -> None:
             "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "
             "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
         )
+        floor = sqlite3.connect(Path(tmp) / "floor.sqlite", isolation_level=None)
+        floor.execute("PRAGMA journal_mode=WAL")
+        floor.execute(
+            "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "
+            "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        )
+        floor.execute("CREATE TABLE ledger_chain (notification_id INTEGER PRIMARY KEY, "
+                      "chain_hash BLOB NOT NULL)")  # fmt: skip
+        head, position = GENESIS, 0
+        floors: list[tuple[float, float]] = []
         ours: list[tuple[float, float]] = []
         unsigned: list[tuple[float, float]] = []
         theirs: list[tuple[float, float]] = []
@@ -123,12 +137,26 @@ def main() -> None:
             )
             raw.execute("COMMIT")
             theirs.append(_since(started))
+            links = extend(head, range(position + 1, position + 1 + len(rows)), rows)
+            position, head = links[-1]
+            started = _clocks()
+            floor.execute("BEGIN")
+            floor.executemany(
+                "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+                [(r.originator_id.hex, r.originator_version, r.topic, r.state) for r in rows],
+            )
+            floor.executemany("INSERT INTO ledger_chain VALUES (?, ?)", links)
+            floor.execute("COMMIT")
+            floors.append(_since(started))
             events = len(rows)
         app.close()
     print(f"a boot's {events} events for {args.loops} loops (median of {args.repeat} each)")
     for clock, name in ((0, "wall"), (1, "CPU")):
-        o, u, t = (statistics.median(x[clock] for x in s) for s in (ours, unsigned, theirs))
+        o, u, t, f = (
+            statistics.median(x[clock] for x in s) for s in (ours, unsigned, theirs, floors)
+        )
         print(f"  {name:4} raw executemany, one transaction   {t * 1000:6.1f} ms")
+        print(f"  {name:4} floor: raw events + chain rows     {f * 1000:6.1f} ms: {t / f:.2f}x raw")
         print(f"  {name:4} ledger write path, signed head     {o * 1000:6.1f} ms: {t / o:.2f}x raw")
         print(f"  {name:4} ledger write path, head left out   {u * 1000:6.1f} ms: {t / u:.2f}x raw")
 

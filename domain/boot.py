@@ -44,7 +44,7 @@ class Boot(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["pop_key"] = None
 
-    class Completed(Aggregate.Event):
+    class Completed(Event):
         TOPIC = "rl:Boot.Completed@1"
         summary: dict[str, int]
 

@@ -14,12 +14,14 @@ present sealed (``sealed_token``), with its jti, expiry and SHA-256 fingerprint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as AggregateSnapshot
+from eventsourcing.utils import register_topic
 
 from recovery_ledger.domain.errors import (
     HeartbeatAlreadyPostedError,
@@ -78,7 +80,7 @@ class Loop(Aggregate):
         pid_start_time: float
         host_id: str
 
-    class TokenIssued(Aggregate.Event):
+    class TokenIssued(Event):
         TOPIC = "rl:Loop.TokenIssued@1"
         jti: str
         expires_at: datetime
@@ -87,7 +89,7 @@ class Loop(Aggregate):
         key_id: str
         source: TokenSource
 
-    class RunnerObserved(Aggregate.Event):
+    class RunnerObserved(Event):
         TOPIC = "rl:Loop.RunnerObserved@1"
         boot_id: UUID
         pid: int
@@ -95,7 +97,7 @@ class Loop(Aggregate):
         reason: str
         observed_start_time: float | None
 
-    class CloudAnswered(Aggregate.Event):
+    class CloudAnswered(Event):
         TOPIC = "rl:Loop.CloudAnswered@1"
         boot_id: UUID
         attempt: int
@@ -103,12 +105,12 @@ class Loop(Aggregate):
         status: str | None
         error: ErrorKind | None
 
-    class JwtRejected(Aggregate.Event):
+    class JwtRejected(Event):
         TOPIC = "rl:Loop.JwtRejected@1"
         boot_id: UUID
         jti: str | None
 
-    class Classified(Aggregate.Event):
+    class Classified(Event):
         TOPIC = "rl:Loop.Classified@1"
         boot_id: UUID
         policy: str
@@ -117,13 +119,13 @@ class Loop(Aggregate):
         pop_reason: str
         post_heartbeat: bool
 
-    class PopHeartbeatBegun(Aggregate.Event):
+    class PopHeartbeatBegun(Event):
         TOPIC = "rl:Loop.PopHeartbeatBegun@1"
         boot_id: UUID
         proof_jti: str
         url: str
 
-    class PopHeartbeatPosted(Aggregate.Event):
+    class PopHeartbeatPosted(Event):
         TOPIC = "rl:Loop.PopHeartbeatPosted@1"
         boot_id: UUID
         proof_jti: str
@@ -131,7 +133,7 @@ class Loop(Aggregate):
         revived: bool | None
         error: ErrorKind | None
 
-    class TokenRevived(Aggregate.Event):
+    class TokenRevived(Event):
         TOPIC = "rl:Loop.TokenRevived@1"
         boot_id: UUID
         jti: str
@@ -140,23 +142,63 @@ class Loop(Aggregate):
         sealed_token: bytes
         key_id: str
 
-    class Reattached(Aggregate.Event):
+    class Reattached(Event):
         TOPIC = "rl:Loop.Reattached@1"
         boot_id: UUID
         mode: ReattachMode
 
-    class Finalized(Aggregate.Event):
+    class Finalized(Event):
         TOPIC = "rl:Loop.Finalized@1"
         boot_id: UUID | None
         reason: str
         cloud_last_word: str | None
         by: FinalizedBy
 
-    class TokenCleared(Aggregate.Event):
+    class TokenCleared(Event):
         TOPIC = "rl:Loop.TokenCleared@1"
         boot_id: UUID | None
         jti: str
         key_id: str
+
+    class Snapshot(AggregateSnapshot):
+        """A loop's state at one version, in the types the ledger's transcoder writes (no
+        dataclass, set or UUID key): a boot starts from it and reads only the events after,
+        instead of a long-lived loop's whole history."""
+
+        TOPIC = "rl:Loop.Snapshot@1"
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Loop.Snapshot:
+            taken = super().take(aggregate)
+            state = dict(taken.state)
+            token = state["token"]
+            state["token"] = None if token is None else asdict(token)
+            state["heartbeat_boots"] = [[k.hex, v] for k, v in state["heartbeat_boots"].items()]
+            state["revived_boots"] = sorted(boot_id.hex for boot_id in state["revived_boots"])
+            return cls(
+                originator_id=taken.originator_id,
+                originator_version=taken.originator_version,
+                timestamp=taken.timestamp,
+                topic=taken.topic,
+                state=state,
+            )
+
+        def mutate(self, _: None) -> Loop:
+            state = dict(self.state)
+            token = state["token"]
+            state["token"] = None if token is None else SealedToken(**token)
+            state["heartbeat_boots"] = {UUID(k): v for k, v in state["heartbeat_boots"]}
+            state["revived_boots"] = {UUID(boot_id) for boot_id in state["revived_boots"]}
+            plain = AggregateSnapshot(
+                originator_id=self.originator_id,
+                originator_version=self.originator_version,
+                timestamp=self.timestamp,
+                topic=self.topic,
+                state=state,
+            )
+            loop = plain.mutate(None)
+            assert isinstance(loop, Loop)
+            return loop
 
     @staticmethod
     def create_id(loop_id: str) -> UUID:
@@ -352,3 +394,7 @@ class Loop(Aggregate):
     ) -> None:
         self._check_open()
         self.finalize_reason = reason
+
+
+# The library registers the explicit topics of an aggregate's events, not of its snapshot.
+register_topic(Loop.Snapshot.TOPIC, Loop.Snapshot)

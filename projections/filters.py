@@ -7,7 +7,7 @@ command says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,12 +39,18 @@ def resolve_boot(prefix: str, boot_ids: Iterable[str]) -> str:
     return found[0] if found else wanted
 
 
-def resolve_host(text: str, hosts: Mapping[str, str]) -> str:
-    """The host id named by ``text``, an id or a name (``hosts``: id -> name); ``text``
-    itself when nothing matches."""
+def resolve_host(
+    text: str, hosts: Mapping[str, str], enrolled: Mapping[str, Collection[str]] | None = None
+) -> str:
+    """The host id named by ``text``, an id or a name (``hosts``: id -> name as the boots
+    recorded it; ``enrolled``: a collector's enrolled name -> host ids); ``text`` itself
+    when nothing matches."""
     if text in hosts:
         return text
-    named = sorted(host_id for host_id, name in hosts.items() if name == text)
+    named = sorted(
+        {host_id for host_id, name in hosts.items() if name == text}
+        | set((enrolled or {}).get(text, ()))
+    )
     if len(named) > 1:
         raise FilterError(
             f"--host {text!r} names {len(named)} hosts; give one id: {', '.join(named)}"

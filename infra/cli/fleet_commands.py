@@ -10,11 +10,15 @@ from recovery_ledger.infra.errors import BadInputError, LedgerUnreadableError, M
 
 
 def _collector_ledger(ctx: CommandContext):  # type: ignore[no-untyped-def]
+    """The collector's ledger, for writing: both commands write to it (enrollments; every
+    upload with the collector's own signed head), so the write guard runs first (exit 4
+    with nothing written when the key directory is not this ledger's own or the ledger was
+    cut back behind its witness)."""
     if not ctx.location.is_postgres:
         raise BadInputError("the collector's ledger is PostgreSQL: --ledger postgresql://...")
     from recovery_ledger.infra.fleet.schema import ensure_fleet_tables
 
-    app = ctx.open(create=True)
+    app = ctx.open_for_writing(create=True)
     ensure_fleet_tables(app)
     return app
 
@@ -52,6 +56,33 @@ def cmd_collector_enroll(ctx: CommandContext) -> int:
     else:
         state = "enrolled" if new else "already enrolled"
         print(f"{state}: {ctx.args.thumbprint} as {terminal_safe(ctx.args.name)}")
+    return 0
+
+
+def cmd_collector_readmit(ctx: CommandContext) -> int:
+    from recovery_ledger.infra.fleet.enrollment import check_thumbprint
+    from recovery_ledger.infra.fleet.readmission import readmit
+
+    check_thumbprint(ctx.args.thumbprint)
+    done = readmit(_collector_ledger(ctx), ctx.args.thumbprint, ctx.args.reason, ctx.args.by)
+    if ctx.json:
+        emit_json(
+            {
+                "schema_version": 1,  # docs/schemas/collector-readmit.schema.json
+                "thumbprint": ctx.args.thumbprint,
+                "name": done.host_name,
+                "readmission": done.readmission,
+                "acknowledged": done.acked_count,
+                "readmitted": done.new,
+            }
+        )
+    else:
+        state = "readmitted" if done.new else "already readmitted"
+        print(
+            f"{state}: {terminal_safe(done.host_name)} ({ctx.args.thumbprint}); its next ship "
+            f"resumes its history where it last agrees with the {done.acked_count} events "
+            "acknowledged"
+        )
     return 0
 
 

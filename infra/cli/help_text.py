@@ -94,6 +94,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "collector enroll": (
         'recovery-ledger collector enroll --thumbprint "$(recovery-ledger key show --json | jq -r .ledger_key.thumbprint)" --name laptop-7',
     ),
+    "collector readmit": (
+        'recovery-ledger collector readmit --thumbprint "$T" --reason "restored from the 2026-11-20 backup"',
+    ),
     "ship": (
         "recovery-ledger ship --to https://collector.example:8443",
         "recovery-ledger ship --to http://127.0.0.1:8765 --json --deadline 30",

@@ -51,10 +51,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     # Every file the ledger creates (database, WAL, keys) is private from birth.
     os.umask(0o077)
     _signals.install()
-    from recovery_ledger.infra.cli.parser import build_parser
+    from recovery_ledger.infra.cli.parser import build_parser, join_dash_values
 
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
         module_name, _, function_name = args.handler.partition(":")
         handler = getattr(import_module(module_name), function_name)
         from recovery_ledger.infra.cli.context import CommandContext

@@ -7,6 +7,8 @@ only when that subcommand runs, so ``boot`` never pays for ``audit``'s imports.
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Sequence
 from typing import NoReturn
 
 from recovery_ledger.infra.errors import BadInputError
@@ -73,6 +75,35 @@ def _sub(
     _common(parser)
     parser.set_defaults(handler=handler)
     return parser
+
+
+# Options whose value is an RFC 7638 thumbprint: base64url, so it begins with '-' one time in
+# 64, which argparse takes for an option ("expected one argument").
+_THUMBPRINT_OPTIONS = ("--thumbprint",)
+_THUMBPRINT = re.compile(r"-[A-Za-z0-9_-]{42}")
+
+
+def join_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--thumbprint -AbC…`` as ``--thumbprint=-AbC…``, which argparse reads as a value;
+    only a value shaped as a thumbprint is joined, so a missing value is still reported."""
+    joined: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--":
+            joined.append(argument)
+            joined.extend(arguments)
+            break
+        if argument in _THUMBPRINT_OPTIONS:
+            value = next(arguments, None)
+            if value is not None and _THUMBPRINT.fullmatch(value):
+                joined.append(f"{argument}={value}")
+                continue
+            joined.append(argument)
+            if value is not None:
+                joined.append(value)
+            continue
+        joined.append(argument)
+    return joined
 
 
 def build_parser() -> OneLineParser:
@@ -395,6 +426,18 @@ def build_parser() -> OneLineParser:
     )
     p.add_argument("--thumbprint", required=True, metavar="T", help="from `key show`")
     p.add_argument("--name", required=True, metavar="NAME", help="the host name it uploads as")
+    p = _sub(
+        collector_commands,
+        "readmit",
+        "recovery_ledger.infra.cli.fleet_commands:cmd_collector_readmit",
+        "let an installation refused as rolled back upload again, its history resuming "
+        "where its ledger and the collector last agree",
+    )
+    p.add_argument("--thumbprint", required=True, metavar="T", help="the installation's")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, for the record")
+    p.add_argument(
+        "--by", metavar="NAME", help="who lets it back in, for the record (default: your user name)"
+    )
     p = _sub(
         commands,
         "ship",

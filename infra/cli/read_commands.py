@@ -120,7 +120,7 @@ def cmd_replay(ctx: CommandContext) -> int:
     )
     loops = {row.aggregate_id: row for row in loop_rows}
     boots = {row.boot_id: row for row in store.boots()}
-    wanted = read_filter(args, list(boots.values()), loop_rows)
+    wanted = read_filter(args, list(boots.values()), loop_rows, store.app)
     # Filtered in SQL (indexed): one loop's timeline in a ledger of a million events
     # must not load every decision of every boot.
     where = [
@@ -236,7 +236,7 @@ def finding_view(f: Finding) -> dict[str, Any]:
 def cmd_zombies(ctx: CommandContext) -> int:
     store = _store(ctx)
     boots = {row.boot_id: row for row in store.boots()}
-    wanted = read_filter(ctx.args, list(boots.values()), store.loops())
+    wanted = read_filter(ctx.args, list(boots.values()), store.loops(), store.app)
     recorded = store.findings() + _heartbeats_no_boot_will_answer(ctx, store, boots)
     findings = [f for f in recorded if _admits_finding(wanted, f, boots.get(f.boot_id))]
     if not findings and wanted.active:
@@ -300,7 +300,7 @@ def cmd_audit(ctx: CommandContext) -> int:
     args = ctx.args
     store = _store(ctx)
     boots = store.boots()
-    wanted = read_filter(args, boots, store.loops())
+    wanted = read_filter(args, boots, store.loops(), store.app)
     window = AuditRange(wanted.since, wanted.until, wanted.host, wanted.boot, wanted.loop)
     fmt = args.format or ("json" if ctx.json else "table")
     if not any(window.admits(b) for b in boots):

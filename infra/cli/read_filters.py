@@ -19,6 +19,7 @@ from recovery_ledger.projections.rows import BootRow, LoopRow
 
 if TYPE_CHECKING:
     from recovery_ledger.infra.projection_store.store import ProjectionStore
+    from recovery_ledger.infra.store.app import LedgerApp
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -51,7 +52,14 @@ def host_names(boots: list[BootRow], loops: list[LoopRow]) -> dict[str, str]:
     return names
 
 
-def read_filter(args: argparse.Namespace, boots: list[BootRow], loops: list[LoopRow]) -> ReadFilter:
+def read_filter(
+    args: argparse.Namespace,
+    boots: list[BootRow],
+    loops: list[LoopRow],
+    app: LedgerApp | None = None,
+) -> ReadFilter:
+    """``app``: the ledger read, so that on a collector's ``--host`` also takes the names
+    installations were enrolled under."""
     since = parse_time_bound(getattr(args, "since", None), "--since")
     until = parse_time_bound(getattr(args, "until", None), "--until")
     if since is not None and until is not None and since >= until:
@@ -60,12 +68,22 @@ def read_filter(args: argparse.Namespace, boots: list[BootRow], loops: list[Loop
     if boot is not None:
         boot = resolve_boot(boot, (b.boot_id for b in boots))
     if host is not None:
-        host = resolve_host(host, host_names(boots, loops))
+        host = resolve_host(host, host_names(boots, loops), _enrolled(app, boots, loops))
     return ReadFilter(getattr(args, "loop", None), boot, host, since, until)
 
 
+def _enrolled(
+    app: LedgerApp | None, boots: list[BootRow], loops: list[LoopRow]
+) -> dict[str, set[str]]:
+    if app is None or not app.location.is_postgres:  # a collector's ledger is PostgreSQL
+        return {}
+    from recovery_ledger.infra.fleet.host_names import enrolled_host_ids
+
+    return enrolled_host_ids(app, boots, loops)
+
+
 def filter_from_store(args: argparse.Namespace, store: ProjectionStore) -> ReadFilter:
-    return read_filter(args, store.boots(), store.loops())
+    return read_filter(args, store.boots(), store.loops(), store.app)
 
 
 def filters_given(args: argparse.Namespace) -> str:

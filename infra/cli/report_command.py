@@ -281,7 +281,7 @@ def cmd_report(ctx: CommandContext) -> int:
     from recovery_ledger.infra.projection_store.store import caught_up
 
     store = caught_up(app)
-    wanted = read_filter(ctx.args, store.boots(), store.loops())
+    wanted = read_filter(ctx.args, store.boots(), store.loops(), app)
     context = build_context(ctx, app, wanted)
     if not context["loops"]:
         say_nothing_matches("loops", ctx.args)

@@ -63,7 +63,7 @@ def cmd_show_loop(ctx: CommandContext) -> int:
     if row is None:
         raise BadInputError(f"unknown loop {loop_id!r}")
     boots = store.boots()
-    wanted = read_filter(ctx.args, boots, loops)
+    wanted = read_filter(ctx.args, boots, loops, app)
     decisions = store.decisions("loop_id = ?", (loop_id,))
     replayed = {d.boot_id: replay_decision(d, row.provenance) for d in decisions}
     others = {d.boot_id: what_ifs(d, row.provenance) for d in decisions}

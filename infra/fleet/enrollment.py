@@ -14,12 +14,16 @@ _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_NAME = 253
 
 
-def check_enrollment(thumbprint: str, name: str) -> None:
+def check_thumbprint(thumbprint: str) -> None:
     if not _THUMBPRINT.fullmatch(thumbprint):
         raise BadInputError(
             "--thumbprint must be an RFC 7638 thumbprint: 43 base64url characters "
             "(the ledger key's, from `key show` on the desktop)"
         )
+
+
+def check_enrollment(thumbprint: str, name: str) -> None:
+    check_thumbprint(thumbprint)
     if not name.strip() or len(name) > _MAX_NAME or not name.isprintable():
         raise BadInputError(f"--name must be 1 to {_MAX_NAME} printable characters")
 

@@ -25,6 +25,7 @@ from psycopg.sql import SQL, Identifier
 
 from recovery_ledger.infra.fleet.batch_check import check_upload
 from recovery_ledger.infra.fleet.protocol import Acknowledgement, Upload
+from recovery_ledger.infra.fleet.readmission import statements as readmission_statements
 from recovery_ledger.infra.fleet.refusals import Refusal
 from recovery_ledger.infra.fleet.request_auth import MAX_SKEW_S, Requester
 from recovery_ledger.infra.store.app import LedgerApp
@@ -39,6 +40,8 @@ class Installation:
     acked_count: int
     acked_position: int
     acked_head: bytes
+    readmission: int | None = None  # pending: its history resumes at its next upload
+    verified_count: int = 0  # of a pending readmission: how far its history was walked
 
 
 class Intake:
@@ -52,16 +55,23 @@ class Intake:
         self._sql = {
             name: SQL(text).format(s=schema)
             for name, text in {
-                "lock": "SELECT installation, host_name, acked_count, acked_position, acked_head "
-                "FROM {s}.fleet_installations WHERE thumbprint = %s FOR UPDATE",
-                "find": "SELECT installation, host_name, acked_count, acked_position, acked_head "
-                "FROM {s}.fleet_installations WHERE thumbprint = %s",
+                "lock": "SELECT i.installation, i.host_name, i.acked_count, i.acked_position, "
+                "i.acked_head, r.readmission, r.verified_count FROM {s}.fleet_installations "
+                "AS i LEFT JOIN {s}.fleet_readmissions AS r ON r.installation = i.installation "
+                "AND r.resumed_at IS NULL WHERE i.thumbprint = %s FOR UPDATE OF i",
+                "find": "SELECT i.installation, i.host_name, i.acked_count, i.acked_position, "
+                "i.acked_head, r.readmission, r.verified_count, e.source_position, "
+                "e.source_link FROM {s}.fleet_installations AS i LEFT JOIN "
+                "{s}.fleet_readmissions AS r ON r.installation = i.installation AND "
+                "r.resumed_at IS NULL LEFT JOIN {s}.fleet_events AS e ON e.installation = "
+                "i.installation AND e.seq = r.verified_count WHERE i.thumbprint = %s",
                 # Not enrolled: nothing inserted, and the lock's empty answer says why.
                 "nonce": "INSERT INTO {s}.fleet_nonces (installation, jti) SELECT "
                 "installation, %s FROM {s}.fleet_installations WHERE thumbprint = %s "
                 "ON CONFLICT DO NOTHING",
-                "links": "SELECT e.seq, e.source_link FROM {s}.fleet_events AS e JOIN "
-                "{s}.fleet_installations AS i USING (installation) WHERE i.thumbprint = %s "
+                "links": "SELECT e.seq, e.source_position, e.source_link FROM {s}.fleet_events "
+                "AS e JOIN {s}.fleet_installations AS i USING (installation) WHERE "
+                "i.thumbprint = %s "
                 "AND e.seq BETWEEN %s AND %s",
                 "events": "INSERT INTO {s}.fleet_events (installation, seq, source_position, "
                 "notification_id, source_link) SELECT %s, * FROM unnest(%b::bigint[], "
@@ -81,6 +91,7 @@ class Intake:
                 "forget": "DELETE FROM {s}.fleet_nonces WHERE seen_at < now() - %s::interval",
             }.items()
         }
+        self._sql.update(readmission_statements(self.datastore.schema))
 
     # -- answering ------------------------------------------------------------------
 
@@ -88,7 +99,13 @@ class Intake:
         with self.datastore.get_connection() as conn:
             row = conn.execute(self._sql["find"], (requester.thumbprint,)).fetchone()
         installation = _installation(row, requester.thumbprint)
-        return _ack(installation, 0)
+        if installation.readmission is None:
+            return _ack(installation, 0)
+        # Readmitted: the next ship walks its history from the start (readmission.py).
+        if installation.verified_count == 0:
+            return Acknowledgement(0, 0, GENESIS, 0)
+        position, link = int(row["source_position"]), bytes(row["source_link"])
+        return Acknowledgement(installation.verified_count, position, link, 0)
 
     def accept(self, requester: Requester, upload: Upload) -> Acknowledgement:
         """Store what the upload adds to the installation's history, or raise Refusal."""
@@ -149,13 +166,22 @@ class Intake:
             prepare=True,
         )
         # The last answer first: fetching it receives the two before it as well.
-        shared = {int(row["seq"]): bytes(row["source_link"]) for row in held.fetchall()}
+        held_rows = {
+            int(row["seq"]): (int(row["source_position"]), bytes(row["source_link"]))
+            for row in held.fetchall()
+        }
         installation = _installation(locked.fetchone(), requester.thumbprint)
         if nonce.rowcount != 1:
             raise Refusal("replayed", "this signed request was already used")
         # Checked under the row lock, which holds only this installation's uploads (and
         # no table lock yet): an installation that is not enrolled costs no verification.
         links = check_upload(upload, requester.public_key, self.app.mapper)
+        if installation.readmission is not None:
+            resumed = self._resume(conn, installation, upload, links, held_rows)
+            if isinstance(resumed, Acknowledgement):
+                return resumed, None
+            installation = resumed
+        shared = {seq: link for seq, (_, link) in held_rows.items()}
         _check_continues(installation, upload, links, shared)
         first_new = max(installation.acked_count, upload.after_count) + 1
         skipped = first_new - upload.after_count - 1
@@ -194,6 +220,51 @@ class Intake:
         )
         stored = len(new_events)
         return Acknowledgement(upload.end_count, last.position, last_link, stored), signed
+
+    def _resume(
+        self,
+        conn: Any,
+        installation: Installation,
+        upload: Upload,
+        links: list[bytes],
+        held: dict[int, tuple[int, bytes]],
+    ) -> Installation | Acknowledgement:
+        """A readmitted installation's upload, walked against what the collector holds: an
+        acknowledgement while the two agree and the ledger goes on; else its history
+        resumes at the last event they share (the rows past it superseded), and the upload
+        is taken as any other from there."""
+        assert installation.readmission is not None
+        readmission, acked = installation.readmission, installation.acked_count
+        if upload.after_count > installation.verified_count:
+            raise Refusal(
+                "gap",
+                f"the upload starts after event {upload.after_count}; the collector walked "
+                f"{installation.verified_count} of this readmitted installation",
+            )
+        held = {0: (0, GENESIS), **held}
+        claimed = dict(zip(range(upload.after_count + 1, upload.end_count + 1), links, strict=True))
+        claimed[upload.after_count] = upload.after_head
+        if claimed[upload.after_count] != held[upload.after_count][1]:
+            raise Refusal(
+                "rolled_back",
+                f"the upload starts at event {upload.after_count}, where this readmitted "
+                "installation's ledger differs from the collector's: ship again",
+            )
+        shared = upload.after_count
+        while shared < min(acked, upload.end_count) and claimed[shared + 1] == held[shared + 1][1]:
+            shared += 1
+        parted = shared < min(acked, upload.end_count)
+        if not parted and upload.end_count < acked and not upload.newest:
+            conn.execute(self._sql["verified"], (upload.end_count, readmission))
+            position, link = held[upload.end_count]
+            return Acknowledgement(upload.end_count, position, link, 0)
+        number = installation.installation
+        position, link = held[shared]
+        conn.execute(self._sql["supersede_events"], (number, shared, readmission))
+        conn.execute(self._sql["supersede_heads"], (number, shared, readmission))
+        conn.execute(self._sql["resumed"], (shared, readmission))
+        conn.execute(self._sql["acked"], (shared, position, link, number))
+        return Installation(number, installation.host_name, shared, position, link)
 
 
 def _check_continues(
@@ -245,6 +316,8 @@ def _installation(row: Any, thumbprint: str) -> Installation:
         int(row["acked_count"]),
         int(row["acked_position"]),
         bytes(row["acked_head"]),
+        None if row["readmission"] is None else int(row["readmission"]),
+        int(row["verified_count"] or 0),
     )
 
 

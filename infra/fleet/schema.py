@@ -9,6 +9,12 @@
 - ``fleet_heads``: the signed heads that covered the uploads, as received.
 - ``fleet_nonces``: request ids already used (replay protection), kept a while.
 - ``fleet_refusals``: what was refused, when and why (evidence, e.g. of a rollback).
+- ``fleet_readmissions``: an installation refused as rolled back, let back in by the
+  operator (``collector readmit``): who, when, why, what was acknowledged then, and where
+  its history resumed (``resumed_count``, set by its first upload after it).
+- ``fleet_superseded_events`` and ``fleet_superseded_heads``: the acknowledged rows past
+  that point, moved out of the installation's history when it resumed (its events stay in
+  the collector's ledger: evidence of what the installation once held).
 """
 
 from __future__ import annotations
@@ -60,6 +66,39 @@ _TABLES = (
     " at timestamptz NOT NULL DEFAULT now(),"
     " reason text NOT NULL,"
     " message text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {s}.fleet_readmissions ("
+    " readmission bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " installation bigint NOT NULL REFERENCES {s}.fleet_installations,"
+    " at timestamptz NOT NULL DEFAULT now(),"
+    " by_whom text NOT NULL,"
+    " reason text NOT NULL,"
+    " acked_count bigint NOT NULL,"
+    " acked_position bigint NOT NULL,"
+    " acked_head bytea NOT NULL,"
+    " verified_count bigint NOT NULL DEFAULT 0,"
+    " resumed_count bigint,"
+    " resumed_at timestamptz)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS fleet_readmissions_pending "
+    "ON {s}.fleet_readmissions (installation) WHERE resumed_at IS NULL",
+    "CREATE TABLE IF NOT EXISTS {s}.fleet_superseded_events ("
+    " readmission bigint NOT NULL REFERENCES {s}.fleet_readmissions,"
+    " installation bigint NOT NULL,"
+    " seq bigint NOT NULL,"
+    " source_position bigint NOT NULL,"
+    " notification_id bigint NOT NULL UNIQUE,"
+    " source_link bytea NOT NULL,"
+    " PRIMARY KEY (readmission, seq))",
+    "CREATE TABLE IF NOT EXISTS {s}.fleet_superseded_heads ("
+    " readmission bigint NOT NULL REFERENCES {s}.fleet_readmissions,"
+    " installation bigint NOT NULL,"
+    " event_count bigint NOT NULL,"
+    " position bigint NOT NULL,"
+    " head bytea NOT NULL,"
+    " signed_at text NOT NULL,"
+    " key_id text NOT NULL,"
+    " signature bytea NOT NULL,"
+    " received_at timestamptz NOT NULL,"
+    " PRIMARY KEY (readmission, event_count))",
 )
 
 

@@ -47,6 +47,10 @@ class ImportedEvent(NamedTuple):  # a tuple: made once per line, cheaply
     chain_hash: bytes
 
 
+def _changed() -> BadInputError:
+    return BadInputError("import refused, nothing written: the file changed while it was imported")
+
+
 def _fail(line: int, message: str) -> BadInputError:
     return BadInputError(f"import refused, nothing written: line {line}: {message}")
 
@@ -209,15 +213,17 @@ class CheckedExport:
         ids: dict[str, UUID] = {}  # one UUID object per aggregate, not one per line
         batch: list[tuple[int, StoredEvent]] = []
         for number, raw in _lines(self.handle):
-            data = orjson.loads(raw)
-            text = data["originator_id"]
-            aggregate = ids.get(text)
-            if aggregate is None:
-                aggregate = ids[text] = UUID(text)
-            state = binascii.a2b_base64(data["state"])  # checked strictly in the first pass
-            batch.append(
-                (number, StoredEvent(aggregate, data["originator_version"], data["topic"], state))
-            )
+            try:
+                data = orjson.loads(raw)
+                text = data["originator_id"]
+                aggregate = ids.get(text)
+                if aggregate is None:
+                    aggregate = ids[text] = UUID(text)
+                state = binascii.a2b_base64(data["state"])  # checked strictly in pass one
+                event = StoredEvent(aggregate, data["originator_version"], data["topic"], state)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error):
+                raise _changed() from None  # a line the first pass accepted would parse
+            batch.append((number, event))
             if len(batch) == BATCH:
                 yield batch
                 batch = []
@@ -265,9 +271,7 @@ def import_checked(app: LedgerApp, export: CheckedExport) -> tuple[int, int]:
         with recorder.bulk_append() as bulk:
             written, skipped = _write(bulk, export)
             if not export.unchanged():
-                raise BadInputError(
-                    "import refused, nothing written: the file changed while it was imported"
-                )
+                raise _changed()
     except IntegrityError:
         raise LedgerBusyError(
             "import conflicted with another writer; nothing written, try again"

@@ -36,6 +36,12 @@ from recovery_ledger.infra.store.location import LedgerLocation
 from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.mapper import LedgerMapper
 from recovery_ledger.infra.store.open_loops import OpenLoopIndex
+from recovery_ledger.infra.store.snapshots import TABLE as SNAPSHOTS_TABLE
+from recovery_ledger.infra.store.snapshots import (
+    SealedSnapshots,
+    snapshot_due,
+    snapshot_mac_key,
+)
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
 
 _PAGE = 500
@@ -54,7 +60,16 @@ class LedgerApp(Application[UUID]):
         self.keys = keys
         self.sealer = TokenSealer(keys)
         super().__init__(env=location.library_env())
-        self.recorder.head_signer = _head_signer(keys)  # type: ignore[attr-defined]
+        from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
+        from recovery_ledger.infra.store.witness import WitnessedSigner
+
+        self._signing_key = CheckpointSigner(keys)
+        signer = WitnessedSigner(self._signing_key, keys.directory)
+        self.recorder.head_signer = signer  # type: ignore[attr-defined]
+        self.loop_snapshots = self.factory.event_store(
+            mapper=self.mapper, recorder=self._snapshot_recorder()
+        )
+        self.repository.snapshot_store = self.loop_snapshots
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -62,21 +77,46 @@ class LedgerApp(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return LedgerMapper(transcoder=self.construct_transcoder())
 
+    def _snapshot_recorder(self) -> SealedSnapshots:
+        recorder_class = type(self.factory).aggregate_recorder_class  # type: ignore[attr-defined]
+        table = recorder_class(
+            datastore=self.factory.datastore,  # type: ignore[attr-defined]
+            events_table_name=SNAPSHOTS_TABLE,
+        )
+        if not self.location.read_only:
+            table.create_table()
+        return SealedSnapshots(table, self._snapshot_mac_key)
+
+    def _snapshot_mac_key(self) -> bytes | None:
+        from recovery_ledger.infra.errors import LedgerUnreadableError
+
+        try:
+            key = self._signing_key.existing_key()
+        except LedgerUnreadableError:  # a writer is stopped by its guard; a reader folds
+            return None
+        return None if key is None else snapshot_mac_key(key)
+
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save without the work nothing here uses: it checks every object
         against two runtime ``Protocol``s (slow ``isinstance``: a third of a boot's write
         in a profile) and wraps every stored event in a ``Recording`` for subscribers, of
-        which the ledger has none (no snapshots, no cache, no ``_notify``). Returns no
-        recordings."""
+        which the ledger has none (no library snapshotting, no cache, no ``_notify``).
+        Then the loop snapshots that fell due (``snapshots.py``). Returns no recordings."""
         if self.snapshots is not None or self.repository.cache is not None:
             return super().save(*objs, **kwargs)
         events: list[Any] = []
+        due: list[Loop] = []
         for obj in objs:
             if isinstance(obj, BaseAggregate):
-                events.extend(obj.collect_events())
+                collected = obj.collect_events()
+                events.extend(collected)
+                if isinstance(obj, Loop) and snapshot_due(obj.version, len(collected)):
+                    due.append(obj)
             elif obj is not None:  # a domain event
                 events.append(obj)
         self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events], **kwargs)
+        if due:
+            self.loop_snapshots.put([Loop.Snapshot.take(loop) for loop in due])
         return []
 
     # -- reading --------------------------------------------------------------------
@@ -242,13 +282,6 @@ class LedgerApp(Application[UUID]):
             yield
         except (IntegrityError, RecordConflictError):
             raise LedgerBusyError(f"{message}; nothing was written, try again") from None
-
-
-def _head_signer(keys: KeyStore) -> Any:
-    from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
-    from recovery_ledger.infra.store.witness import WitnessedSigner
-
-    return WitnessedSigner(CheckpointSigner(keys), keys.directory)
 
 
 def open_ledger(location: LedgerLocation, keys: KeyStore, *, create: bool) -> LedgerApp:

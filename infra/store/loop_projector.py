@@ -37,6 +37,8 @@ def _applier_for(event_class: type[Any]) -> _Applier:
 
 
 def _apply(loop: Loop | None, domain_event: DomainEventProtocol[UUID]) -> Loop | None:
+    if isinstance(domain_event, Loop.Snapshot):  # the repository puts it first, if any
+        return domain_event.mutate(None)
     if isinstance(domain_event, Loop.Registered):
         result = domain_event.mutate(None)
         assert isinstance(result, Loop)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from recovery_ledger.infra.store.transcoder import tagged
+from recovery_ledger.infra.store.transcoder import dumps, tagged
 
 
 class LedgerMapper(Mapper[UUID]):
@@ -38,5 +37,5 @@ class LedgerMapper(Mapper[UUID]):
         if class_version > 1:
             state["class_version"] = class_version
         return StoredEvent(
-            fields["originator_id"], fields["originator_version"], topic, orjson.dumps(state)
+            fields["originator_id"], fields["originator_version"], topic, dumps(state)
         )

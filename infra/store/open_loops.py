@@ -76,7 +76,8 @@ def changes_of(events: Iterable[tuple[int, Any, str, bytes]]) -> IndexChanges:
     """The index changes of (notification id, originator id, topic, state) rows."""
     changes = IndexChanges()
     for position, originator_id, topic, state in events:
-        changes.add(position, originator_id, topic, bytes(state))
+        if topic in INDEX_TOPICS:  # most events are neither: no call for them
+            changes.add(position, originator_id, topic, bytes(state))
     return changes
 
 

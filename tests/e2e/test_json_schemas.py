@@ -29,7 +29,11 @@ NO_DOCUMENT = {
     "collector serve": "a server",
 }
 # Validated where a collector runs: tests/fleet/test_ship_cli.py.
-ELSEWHERE = {"ship": "ship.schema.json", "collector enroll": "collector-enroll.schema.json"}
+ELSEWHERE = {
+    "ship": "ship.schema.json",
+    "collector enroll": "collector-enroll.schema.json",
+    "collector readmit": "collector-readmit.schema.json",
+}
 
 
 def validate(name: str, output: str) -> dict[str, Any]:

@@ -3,8 +3,6 @@ real desktop ledgers (SQLite) and the collector's ledger on PostgreSQL."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ from recovery_ledger.infra.crypto.jwk import ed25519_public_jwk, jwk_thumbprint
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.crypto.ledger_key import CheckpointSigner
 
+from ..certificates import self_signed
 from ..conftest import CliResult, run_cli
 from ..e2e.test_json_schemas import validate
 from ..integration.test_store import make_token
@@ -167,48 +166,12 @@ def test_bad_collector_urls_and_listen_addresses_exit_2(fleet: Fleet, tmp_path: 
     assert not (tmp_path / "x.sqlite").exists()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "collector.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_the_collector_serves_https_and_ship_verifies_its_certificate(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     ledger, alpha, _ = fleet
     ledger.enroll(alpha.thumbprint(), "alpha")
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     with running_collector(ledger, "--tls-cert", str(cert), "--tls-key", str(key)) as collector:
         assert collector.url.startswith("https://127.0.0.1:")
         untrusted = alpha.cli("ship", "--to", collector.url)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,8 @@ from recovery_ledger.infra.cloud.http11 import (
     TransportFailure,
     TransportTimeout,
 )
+
+from ..certificates import self_signed
 
 # (request head, request body) -> raw bytes to send back; None closes the connection
 Reply = Callable[[bytes, bytes], bytes | None]
@@ -280,43 +280,12 @@ def test_a_refused_connection_is_a_failure_and_a_silent_listener_a_timeout() -> 
 
 
 def tls_pair(hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context, client context trusting it): a CA-less leaf for ``hostname``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(hostname))
-    except ValueError:
-        alt = x509.DNSName(hostname)
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    """(server context, client context trusting exactly that certificate) for ``hostname``."""
     with tempfile.TemporaryDirectory() as directory:  # load_cert_chain reads only files
-        (Path(directory) / "cert.pem").write_bytes(pem)
-        (Path(directory) / "key.pem").write_bytes(key_pem)
-        server.load_cert_chain(Path(directory) / "cert.pem", Path(directory) / "key.pem")
-    client = ssl.create_default_context(cadata=pem.decode())
+        cert, key = self_signed(Path(directory), hostname)
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert, key)
+        client = ssl.create_default_context(cafile=cert)
     return server, client
 
 

@@ -186,3 +186,31 @@ def test_the_aggregate_id_is_derived_from_the_loop_id_alone() -> None:
     assert loop_aggregate_id("L-2") != loop_aggregate_id("L-1")
     # Golden value: if this changes, ledgers written before can no longer find their loops.
     assert str(loop_aggregate_id("L-1")) == "168d4dd4-cabe-506c-aca1-321bb876b56d"
+
+
+def test_a_snapshot_gives_back_the_same_loop_in_transcodable_types() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from recovery_ledger.domain.loop import Loop, SealedToken
+    from recovery_ledger.domain.observations import HeartbeatAnswer
+
+    loop = Loop(loop_id="L", provenance="desktop_managed", pid=7, pid_start_time=2.5, host_id="h")
+    loop.issue_token(SealedToken("j1", datetime.now(UTC), "fp", b"\x00sealed", "k1", "registered"))
+    answered, pending = uuid4(), uuid4()
+    loop.begin_heartbeat(answered, "proof-1", "https://cloud/hb")
+    loop.record_heartbeat_answer(answered, HeartbeatAnswer(200, revived=True))
+    loop.begin_heartbeat(pending, "proof-2", "https://cloud/hb")
+    snapshot = Loop.Snapshot.take(loop)
+    state = snapshot.state
+    assert isinstance(state["token"], dict)
+    assert all(isinstance(k, str) for k, _ in state["heartbeat_boots"])
+    assert state["revived_boots"] == [answered.hex]
+    back = snapshot.mutate(None)
+    assert back.version == loop.version and back.id == loop.id
+    assert {k: v for k, v in vars(back).items() if k != "_pending_events"} == {
+        k: v for k, v in vars(loop).items() if k != "_pending_events"
+    }
+    loop.finalize("dead_pid", boot_id=None, cloud_last_word=None, by="host")
+    finalized = Loop.Snapshot.take(loop).mutate(None)
+    assert finalized.token is None and finalized.is_finalized
