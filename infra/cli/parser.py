@@ -374,7 +374,7 @@ def build_parser() -> OneLineParser:
         projection_commands,
         "rebuild",
         "recovery_ledger.infra.cli.read_commands:cmd_projections_rebuild",
-        "drop and rebuild every projection from the events",
+        "rebuild every projection from the events beside the live tables, then switch to them",
     )
 
     cloud = commands.add_parser("cloud", help="the reference cloud")

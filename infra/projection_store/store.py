@@ -51,6 +51,8 @@ _IN_CHUNK = 400
 class ProjectionStore:
     def __init__(self, app: LedgerApp, database: Database | None = None) -> None:
         self.app = app
+        # The rebuild reads the events in SQL, so only in the ledger's own database.
+        self._beside_events = database is None
         self.db = database or open_database(app.location)
         with self.db.ddl():
             for statement in create_statements(self.db.index_names()):
@@ -83,6 +85,12 @@ class ProjectionStore:
     def rebuild(self, page: int = PAGE) -> int:
         """Rebuild every projection from the events into new tables, then switch to them
         (``rebuild.py``: reads and writes go on meanwhile); returns the events folded."""
+        if not self._beside_events:  # e.g. in memory: emptied, then caught up
+            with self.db.transaction():
+                for table in TABLES:
+                    self.db.execute(f"DELETE FROM {table.name}")
+                self.db.execute(f"DELETE FROM {TRACKING} WHERE name = ?", (TRACKING_NAME,))
+            return self.catch_up()
         # Both of the ledger's recorders (SQLite and PostgreSQL) name their events table.
         events_table: str = getattr(self.app.recorder, "events_table_name")  # noqa: B009
         return ShadowRebuild(self.db, events_table, self.app.mapper, page).run()

@@ -157,8 +157,13 @@ def test_the_rebuild_gives_the_rows_of_the_reference_fold(app: LedgerApp, seed: 
         assert store.dump() == reference
         assert store.position() == app.recorder.max_notification_id()
     store.close()
+    elsewhere = ProjectionStore(app, SQLiteDatabase(":memory:"))  # no events table beside it
+    assert elsewhere.rebuild() == app.recorder.max_notification_id()
+    assert elsewhere.dump() == reference
+    elsewhere.close()
 
 
+@pytest.mark.both_backends
 def test_writes_and_reads_go_on_during_a_rebuild(
     app: LedgerApp, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
