@@ -19,6 +19,9 @@ class Database:
     # BEGIN IMMEDIATE serializes catch-ups already; PostgreSQL needs the row locked, so a
     # catch-up never reads a position and then rows that a rebuild's switch replaced.
     lock_row = ""
+    # One writer at a time for the whole database (SQLite): a long transaction of a rebuild
+    # would make a boot's write wait, so a rebuild keeps every one of its transactions short.
+    one_writer = False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
@@ -68,6 +71,8 @@ class Database:
 
 
 class SQLiteDatabase(Database):
+    one_writer = True
+
     def __init__(self, path: str) -> None:
         import sqlite3
 

@@ -204,3 +204,39 @@ def test_writes_and_reads_go_on_during_a_rebuild(
     assert store.dump() == _reference(app, batch=5000)
     writer.close()
     store.close()
+
+
+def test_on_sqlite_no_rebuild_statement_works_through_a_whole_table(
+    app: LedgerApp, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite has one write lock for the whole file: a boot's write waits for whatever a
+    rebuild's transaction does. So the shadow indexes are made while their tables are empty
+    and kept up page by page, and the old tables are emptied a page at a time before they
+    are dropped: no statement of the rebuild goes over a whole table of rows."""
+    write_varied_ledger(app, seed=7, boots=8)
+    store = ProjectionStore(app)
+    store.catch_up()
+    assert isinstance(store.db, SQLiteDatabase)
+    rows_under: list[tuple[str, int]] = []
+    execute = store.db.execute
+
+    def watched(sql: str, params: Any = ()) -> None:
+        words = sql.split()
+        table = None
+        if words[:2] == ["CREATE", "INDEX"]:
+            table = words[words.index("ON") + 1]
+        elif words[:2] == ["DROP", "TABLE"]:
+            table = words[-1]
+        if table is not None and store.db.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ):
+            rows_under.append((words[0], store.db.query(f"SELECT COUNT(*) FROM {table}")[0][0]))
+        execute(sql, params)
+
+    monkeypatch.setattr(store.db, "execute", watched)
+    store.rebuild(page=10)
+    assert {kind for kind, _ in rows_under} == {"CREATE", "DROP"}
+    assert [count for _, count in rows_under] == [0] * len(rows_under)
+    monkeypatch.undo()
+    assert store.dump() == _reference(app, batch=5000)
+    store.close()
