@@ -13,8 +13,10 @@ anyone else uses.
 SQLite has one write lock for the whole file, so there every transaction of a rebuild is
 kept to a page's size, and a boot's write waits at most that long: the shadow indexes are
 made on the empty tables and kept up page by page (building them over a million events' rows
-held the lock ~0.5 s), and the old tables are emptied a page of rows at a time before they
-are dropped (dropping them whole held it another ~0.5 s).
+held the lock 0.86 s), and the old tables lose their indexes and are emptied a page of rows
+at a time before they are dropped (dropping them whole held it 0.51 s). Over the 1M-event
+ledger of bench/read_side.py the longest transaction went from 855 ms to 99 ms, for 8-17%
+more time in all (docs/performance.md).
 
 The fold is ``rebuild_fold.RebuildFold`` (the rows of ``projections.rows`` from the raw
 event states); the findings are ``projections.zombies.findings_for`` of the rows that may
@@ -138,10 +140,20 @@ class ShadowRebuild:
         for table in TABLES:
             name = f"{table.name}{OLD}"
             if self.db.one_writer:
+                self._drop_indexes_of(name)  # fewer b-trees for every delete to keep up
                 while self._delete_some(name):
                     pass
             with self.db.transaction():
                 self.db.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _drop_indexes_of(self, table: str) -> None:
+        for (index,) in self.db.query(  # sql NULL: the primary key's, which goes with it
+            "SELECT name FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table,),
+        ):
+            with self.db.transaction():
+                self.db.execute(f"DROP INDEX IF EXISTS {index}")
 
     def _delete_some(self, name: str) -> bool:
         """A page of the old table's rows deleted in a transaction of its own; whether any
