@@ -61,9 +61,15 @@ def env_for(ledger: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def minimal_cloud(latency: float) -> Iterator[str]:
+def minimal_cloud(latency: float, *extra: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "minimal_cloud.py"), "--latency", str(latency)],
+        [
+            sys.executable,
+            str(REPO / "bench" / "minimal_cloud.py"),
+            "--latency",
+            str(latency),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

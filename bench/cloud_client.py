@@ -10,13 +10,16 @@ issue 14: httpcore retries the failed import on every request), httpx, the ledge
 CloudClient.get_status (the boot's real path: infra/cloud/http11.py, a capped, streamed body
 and a checked document), httpcore without httpx's models, asyncio streams framed by h11
 (what http11.py is built on, without its checks), and a bare asyncio HTTP/1.1 client that
-parses nothing (the floor of any Python client).
+parses nothing (the floor of any Python client). With h2 and hypercorn installed (not
+dependencies: `pip install h2 hypercorn`), also httpx over HTTP/2 and over HTTP/1.1 against
+one hypercorn server (the minimal cloud's `--http2`), so the protocol is all that differs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import subprocess
 import sys
@@ -37,16 +40,18 @@ class _NoSniffio:
             raise ModuleNotFoundError("sniffio hidden by the benchmark", name=name)
 
 
-async def _httpx(url: str, loops: int, concurrency: int) -> None:
+async def _httpx(url: str, loops: int, concurrency: int, *, http2: bool = False) -> None:
     import httpx
 
     limit = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(limits=limits, http1=not http2, http2=http2) as client:
 
         async def get(i: int) -> None:
             async with limit:
                 response = await client.get(f"{url}/v1/loops/bench-{i}/status")
                 assert response.status_code == 200
+                assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
 
         await asyncio.gather(*(get(i) for i in range(loops)))
 
@@ -135,6 +140,10 @@ async def _h11(url: str, loops: int, concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _httpx_http2(url: str, loops: int, concurrency: int) -> None:
+    await _httpx(url, loops, concurrency, http2=True)
+
+
 VARIANTS = {
     "httpx-without-sniffio": _httpx,
     "httpx": _httpx,
@@ -143,13 +152,15 @@ VARIANTS = {
     "asyncio+h11": _h11,
     "bare-asyncio-http1.1": _bare,
 }
+# Against hypercorn (HTTP/2 and HTTP/1.1 from one server), when it and h2 are installed.
+HTTP2_VARIANTS = {"httpx-http1.1 (hypercorn)": _httpx, "httpx-http2 (hypercorn)": _httpx_http2}
 
 
 def _measure(name: str, url: str, loops: int, concurrency: int) -> dict[str, float]:
     if name == "httpx-without-sniffio":
         sys.meta_path.insert(0, _NoSniffio())
     started, cpu = time.perf_counter(), time.process_time()
-    asyncio.run(VARIANTS[name](url, loops, concurrency))
+    asyncio.run({**VARIANTS, **HTTP2_VARIANTS}[name](url, loops, concurrency))
     return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}
 
 
@@ -172,20 +183,30 @@ def main() -> None:
     )
     with boot_bench.minimal_cloud(args.latency) as url:
         for name in VARIANTS:
-            runs = []
-            for _ in range(args.repeat):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--loops", str(args.loops), "--concurrency",
-                     str(args.concurrency), "--measure", name, url],
-                    check=True, capture_output=True, text=True,
-                ).stdout  # fmt: skip
-                runs.append(json.loads(out))
-            cpu = sorted(r["cpu"] for r in runs)[len(runs) // 2]
-            wall = sorted(r["wall"] for r in runs)[len(runs) // 2]
-            print(
-                f"  {name:24} CPU {cpu * 1e6 / args.loops:6.0f} us/GET; "
-                f"wall {wall:.2f} s = {wall / ideal:.2f}x ideal"
-            )
+            _report(name, url, args, ideal)
+    if importlib.util.find_spec("h2") is None or importlib.util.find_spec("hypercorn") is None:
+        print("  HTTP/2: not measured (pip install h2 hypercorn, which the project does not need)")
+        return
+    with boot_bench.minimal_cloud(args.latency, "--http2") as url:
+        for name in HTTP2_VARIANTS:
+            _report(name, url, args, ideal)
+
+
+def _report(name: str, url: str, args: argparse.Namespace, ideal: float) -> None:
+    runs = []
+    for _ in range(args.repeat):
+        out = subprocess.run(
+            [sys.executable, __file__, "--loops", str(args.loops), "--concurrency",
+             str(args.concurrency), "--measure", name, url],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        runs.append(json.loads(out))
+    cpu = sorted(r["cpu"] for r in runs)[len(runs) // 2]
+    wall = sorted(r["wall"] for r in runs)[len(runs) // 2]
+    print(
+        f"  {name:26} CPU {cpu * 1e6 / args.loops:6.0f} us/GET; "
+        f"wall {wall:.2f} s = {wall / ideal:.2f}x ideal"
+    )
 
 
 if __name__ == "__main__":

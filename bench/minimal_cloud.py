@@ -6,6 +6,10 @@ reference cloud (which verifies an ES256 signature per request, on the same core
 never what a boot benchmark measures. It checks nothing: never use it for anything else.
 
     python bench/minimal_cloud.py [--latency 0.02]    # prints the URL, serves until killed
+
+``--http2`` serves the same answers through hypercorn (HTTP/2 with prior knowledge, and
+HTTP/1.1), for measuring an HTTP/2 client against the same server speaking HTTP/1.1; it needs
+``pip install hypercorn`` (not a dependency of the project).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 from urllib.parse import unquote
 
 
@@ -60,13 +65,44 @@ async def _main(latency: float, port: int) -> None:
         await server.serve_forever()
 
 
+def _asgi(latency: float) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(latency)
+        parts = scope["path"].split("/")
+        body = json.dumps({"loop_id": unquote(parts[3]), "status": "active"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def _main_http2(latency: float) -> None:
+    import socket
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    with socket.socket() as probe:  # hypercorn binds by name: find a free port first
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.loglevel = "ERROR"
+    print(f"http://127.0.0.1:{port}", flush=True)
+    await serve(_asgi(latency), config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--http2", action="store_true", help="serve through hypercorn")
     args = parser.parse_args()
     try:
-        asyncio.run(_main(args.latency, args.port))
+        asyncio.run(_main_http2(args.latency) if args.http2 else _main(args.latency, args.port))
     except KeyboardInterrupt:
         sys.exit(0)
 
