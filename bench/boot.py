@@ -118,42 +118,15 @@ def prepare(directory: Path, count: int) -> tuple[Path, subprocess.Popen[bytes]]
 def live_through_boots(ledger: Path, boots: int) -> None:
     """Every open loop of the ledger observed and reattached by ``boots`` boots, each boot
     one save of all of them, as a boot records it."""
-    from uuid import uuid4
-
-    from recovery_ledger.domain.boot import Boot
-    from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
     from recovery_ledger.infra.bootstrap import ledger_app
     from recovery_ledger.infra.crypto.keystore import KeyStore
     from recovery_ledger.infra.store.location import resolve_location
+    from recovery_ledger.tests.boot_history import quiet_boot
 
     app = ledger_app(resolve_location(str(ledger)), KeyStore(Path(str(ledger) + ".keys")))
     loops = app.open_loops()
-    alive = LivenessObservation(True, "running", loops[0].pid_start_time)
     for _ in range(boots):
-        boot_id = uuid4()
-        boot = Boot(
-            boot_id=boot_id,
-            policy="v4-key-guarded",
-            host_id=loops[0].host_id,
-            host_name="bench",
-            app_version="bench",
-            cloud_url="http://127.0.0.1",
-            loop_ids=[loop.loop_id for loop in loops],
-        )
-        for loop in loops:
-            loop.observe_runner(boot_id, alive)
-            loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-            loop.classify(
-                boot_id,
-                "v4-key-guarded",
-                "active",
-                pop_available=False,
-                pop_reason="not_configured",
-                post_heartbeat=False,
-            )
-            loop.reattach(boot_id, "confirmed")
-        boot.complete({"examined": len(loops), "reattached": len(loops)})
-        app.save(boot, *loops)
+        app.save(quiet_boot(loops, host_id=loops[0].host_id), *loops)
     app.close()
 
 

@@ -15,7 +15,6 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eventsourcing.application import project_aggregate
 
 from recovery_ledger.domain.loop import Loop, SealedToken
-from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 from recovery_ledger.infra.store.loop_projector import project_loop
+from recovery_ledger.tests.boot_history import revived_boot
 
 
 def _token(jti: str) -> SealedToken:
@@ -40,21 +39,7 @@ def history(boots: int) -> Sequence[Any]:
     )
     loop.issue_token(_token("j0"))
     for n in range(boots):
-        boot = uuid.uuid4()
-        loop.observe_runner(boot, LivenessObservation(True, "running", 1.5))
-        loop.observe_cloud(boot, 1, StatusAnswer(401))
-        loop.classify(
-            boot,
-            "v3-pop-guarded",
-            "pop_fallback",
-            pop_available=True,
-            pop_reason="available",
-            post_heartbeat=True,
-        )
-        loop.begin_heartbeat(boot, f"proof-{n}", "https://cloud.example/hb")
-        loop.record_heartbeat_answer(boot, HeartbeatAnswer(200, revived=True))
-        loop.revive_token(boot, _token(f"j{n + 1}"))
-        loop.reattach(boot, "revived")
+        revived_boot(loop, f"proof-{n}", _token(f"j{n + 1}"))
     return loop.collect_events()
 
 

@@ -3,7 +3,8 @@
     python bench/transcoder.py [--events 20000] [--repeat 7]
 
 Realistic event states: taken from real Loop events (a token issued with its sealed bytes,
-a cloud answer, a classification).
+then a boot that revived it: a 401, a classification, a PoP heartbeat and its answer, the
+fresh sealed token, the reattachment).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import base64
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,8 @@ from eventsourcing.persistence import (
 )
 
 from recovery_ledger.domain.loop import Loop, SealedToken
-from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
 from recovery_ledger.infra.store.transcoder import OrjsonTranscoder
+from recovery_ledger.tests.boot_history import revived_boot
 
 
 class BytesAsBase64(Transcoding):
@@ -49,17 +49,8 @@ def states() -> list[dict[str, Any]]:
         loop_id="bench", provenance="desktop_managed", pid=1, pid_start_time=1.5, host_id="h"
     )
     loop.issue_token(SealedToken("jti", datetime.now(UTC), "f" * 64, bytes(180), "k", "registered"))
-    boot = uuid.uuid4()
-    loop.observe_runner(boot, LivenessObservation(True, "running", 1.5))
-    loop.observe_cloud(boot, 1, StatusAnswer(401))
-    loop.classify(
-        boot,
-        "v3-pop-guarded",
-        "pop_fallback",
-        pop_available=True,
-        pop_reason="available",
-        post_heartbeat=True,
-    )
+    fresh = SealedToken("jti-2", datetime.now(UTC), "f" * 64, bytes(180), "k", "revived")
+    revived_boot(loop, "proof", fresh)
     return [dict(vars(e)) for e in loop.collect_events()]
 
 

@@ -29,44 +29,18 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import read_side
 
 from recovery_ledger.infra.store.chain import GENESIS, extend
+from recovery_ledger.tests.boot_history import quiet_boot
 
 
-def one_boot(app: Any, loops: list[Any]) -> list[Any]:
+def one_boot(loops: list[Any]) -> list[Any]:
     """A boot's pending events on every loop (all alive, the cloud says active)."""
-    from recovery_ledger.domain.boot import Boot
-    from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
-
-    boot_id = uuid4()
-    boot = Boot(
-        boot_id=boot_id,
-        policy="v3-pop-guarded",
-        host_id="bench",
-        host_name="bench",
-        app_version="bench",
-        cloud_url="https://cloud.example",
-        loop_ids=[loop.loop_id for loop in loops],
-    )
-    for loop in loops:
-        loop.observe_runner(boot_id, LivenessObservation(True, "running", 1.0))
-        loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-        loop.classify(
-            boot_id,
-            "v3-pop-guarded",
-            "alive_active",
-            pop_available=True,
-            pop_reason="available",
-            post_heartbeat=False,
-        )
-        loop.reattach(boot_id, "alive")
-    boot.complete({"examined": len(loops)})
-    return [boot, *loops]
+    return [quiet_boot(loops, host_id="bench"), *loops]
 
 
 class UnsignedHeads:
@@ -122,7 +96,7 @@ def main() -> None:
         theirs: list[tuple[float, float]] = []
         events = 0
         for i in range(2 * args.repeat):  # signed and unsigned writes alternate
-            aggregates = one_boot(app, loops)
+            aggregates = one_boot(loops)
             pending = [e for a in aggregates for e in a.pending_events]  # rows for the raw side
             app.recorder.head_signer = signer if i % 2 == 0 else UnsignedHeads()
             started = _clocks()

@@ -8,13 +8,13 @@ import json
 import tracemalloc
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.infra.integrity.importer import BATCH, check_export, import_checked
 
+from ..boot_history import quiet_boot
 from ..conftest import Ledger, event_count, run_cli
 
 LOOPS = 20
@@ -31,8 +31,6 @@ def _app(ledger_arg: str, keys: Path) -> Any:
 
 def _write_boots(app: Any, boots: int) -> None:
     """Boots of the same LOOPS loops, as ``boot`` writes them (one transaction a boot)."""
-    from recovery_ledger.domain.boot import Boot
-    from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
 
     token = (  # a well-formed runner JWT (HS256 over a throwaway key) that never expires
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiJiZW5jaCIsImV4cCI6NDAwMDAwMDAwMH0."
@@ -50,29 +48,7 @@ def _write_boots(app: Any, boots: int) -> None:
         for i in range(LOOPS)
     ]
     for _ in range(boots):
-        boot_id = uuid4()
-        boot = Boot(
-            boot_id=boot_id,
-            policy="v3-pop-guarded",
-            host_id="host",
-            host_name="host",
-            app_version="test",
-            cloud_url="https://cloud.example",
-            loop_ids=[loop.loop_id for loop in loops],
-        )
-        for loop in loops:
-            loop.observe_runner(boot_id, LivenessObservation(True, "running", 1.0))
-            loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-            loop.classify(
-                boot_id,
-                "v3-pop-guarded",
-                "alive_active",
-                pop_available=True,
-                pop_reason="available",
-                post_heartbeat=False,
-            )
-            loop.reattach(boot_id, "alive")
-        boot.complete({"examined": LOOPS})
+        boot = quiet_boot(loops)
         app.save_boot_progress(boot, *loops)
 
 

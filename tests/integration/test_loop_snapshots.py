@@ -8,19 +8,20 @@ from __future__ import annotations
 import sqlite3
 import time
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import jwt
 import pytest
 
 from recovery_ledger.domain.loop import Loop
-from recovery_ledger.domain.observations import LivenessObservation, StatusAnswer
+from recovery_ledger.domain.observations import LivenessObservation
 from recovery_ledger.infra.crypto.keystore import KeyStore
 from recovery_ledger.infra.store.app import LedgerApp, open_ledger
 from recovery_ledger.infra.store.location import resolve_location
 from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.snapshots import EVERY, TABLE
 
+from ..boot_history import quiet_boot
 from ..conftest import Ledger
 
 ALIVE = LivenessObservation(True, "running", 1.0)
@@ -54,18 +55,7 @@ def _live_through_boots(app: LedgerApp, loop_id: str, boots: int) -> Loop:
 
 
 def _one_more_boot(app: LedgerApp, loop: Loop) -> Loop:
-    boot_id = uuid4()
-    loop.observe_runner(boot_id, ALIVE)
-    loop.observe_cloud(boot_id, 1, StatusAnswer(200, "active"))
-    loop.classify(
-        boot_id,
-        "v4-key-guarded",
-        "active",
-        pop_available=True,
-        pop_reason="available",
-        post_heartbeat=False,
-    )
-    loop.reattach(boot_id, "confirmed")
+    quiet_boot([loop], host_id="here")
     app.save(loop)
     return loop
 
