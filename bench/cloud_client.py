@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,11 @@ async def _cloud_client(url: str, loops: int, concurrency: int) -> None:
         await asyncio.gather(*(get(i) for i in range(loops)))
 
 
-async def _bare(url: str, loops: int, concurrency: int) -> None:
+Exchange = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str, str], Awaitable[bytes]]
+
+
+async def _per_connection(url: str, loops: int, concurrency: int, exchange: Exchange) -> None:
+    """``concurrency`` connections, each taking the next GET until all are done."""
     host, port = url.removeprefix("http://").split(":")
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(loops):
@@ -79,17 +84,23 @@ async def _bare(url: str, loops: int, concurrency: int) -> None:
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
         while not queue.empty():
-            i = queue.get_nowait()
-            writer.write(
-                f"GET /v1/loops/bench-{i}/status HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            body = json.loads(await reader.readexactly(length))
-            assert body["status"] == "active"
+            target = f"/v1/loops/bench-{queue.get_nowait()}/status"
+            assert json.loads(await exchange(reader, writer, host, target))["status"] == "active"
         writer.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def _bare(url: str, loops: int, concurrency: int) -> None:
+    async def exchange(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, target: str
+    ) -> bytes:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        return await reader.readexactly(length)
+
+    await _per_connection(url, loops, concurrency, exchange)
 
 
 async def _httpcore(url: str, loops: int, concurrency: int) -> None:
@@ -109,35 +120,28 @@ async def _httpcore(url: str, loops: int, concurrency: int) -> None:
 async def _h11(url: str, loops: int, concurrency: int) -> None:
     import h11
 
-    host, port = url.removeprefix("http://").split(":")
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(loops):
-        queue.put_nowait(i)
+    connections: dict[asyncio.StreamWriter, h11.Connection] = {}
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        connection = h11.Connection(h11.CLIENT)
-        while not queue.empty():
-            i = queue.get_nowait()
-            target = f"/v1/loops/bench-{i}/status"
-            writer.write(
-                connection.send(h11.Request(method="GET", target=target, headers=[("Host", host)]))
-                + connection.send(h11.EndOfMessage())
-            )
-            body = b""
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await reader.read(65536))
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-            assert json.loads(body)["status"] == "active"
-            connection.start_next_cycle()
-        writer.close()
+    async def exchange(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, target: str
+    ) -> bytes:
+        connection = connections.setdefault(writer, h11.Connection(h11.CLIENT))
+        writer.write(
+            connection.send(h11.Request(method="GET", target=target, headers=[("Host", host)]))
+            + connection.send(h11.EndOfMessage())
+        )
+        body = b""
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                connection.start_next_cycle()
+                return body
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await _per_connection(url, loops, concurrency, exchange)
 
 
 async def _httpx_http2(url: str, loops: int, concurrency: int) -> None:

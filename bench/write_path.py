@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import read_side
 
 from recovery_ledger.infra.store.chain import GENESIS, extend
-from recovery_ledger.tests.boot_history import quiet_boot
+from recovery_ledger.tests.boot_history import quiet_boot, register_loops
 
 
 def one_boot(loops: list[Any]) -> list[Any]:
@@ -64,17 +64,7 @@ def main() -> None:
         ledger = Path(tmp) / "ledger.sqlite"
         app = read_side._open(ledger, create=True)
         signer = app.recorder.head_signer
-        loops = [
-            app.register_loop(
-                loop_id=f"loop-{i}",
-                provenance="desktop_managed",
-                pid=1,
-                pid_start_time=1.0,
-                host_id="bench",
-                token=read_side.BENCH_TOKEN,
-            )
-            for i in range(args.loops)
-        ]
+        loops = register_loops(app, args.loops, host_id="bench")
         raw = sqlite3.connect(Path(tmp) / "raw.sqlite", isolation_level=None)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute(

@@ -5,6 +5,7 @@ The caller saves what they return."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 from recovery_ledger.domain.boot import Boot
@@ -12,6 +13,26 @@ from recovery_ledger.domain.loop import Loop, SealedToken
 from recovery_ledger.domain.observations import HeartbeatAnswer, LivenessObservation, StatusAnswer
 
 ALIVE = LivenessObservation(True, "running", 1.0)
+# A well-formed runner JWT (HS256 over a throwaway key) that never expires.
+NEVER_EXPIRING_TOKEN = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiJiZW5jaCIsImV4cCI6NDAwMDAwMDAwMH0."
+    "t6Ksf4iSs444dj0Agi4uQjwiWq0azM0bblmYcAOQJhI"
+)
+
+
+def register_loops(app: Any, count: int, host_id: str = "host") -> list[Loop]:
+    """``count`` desktop-managed loops registered in ``app`` (a ``LedgerApp``), one save each."""
+    return [
+        app.register_loop(
+            loop_id=f"loop-{i}",
+            provenance="desktop_managed",
+            pid=1,
+            pid_start_time=1.0,
+            host_id=host_id,
+            token=NEVER_EXPIRING_TOKEN,
+        )
+        for i in range(count)
+    ]
 
 
 def quiet_boot(loops: Sequence[Loop], host_id: str = "host") -> Boot:

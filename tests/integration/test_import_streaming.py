@@ -14,7 +14,7 @@ import pytest
 from recovery_ledger.infra.errors import BadInputError
 from recovery_ledger.infra.integrity.importer import BATCH, check_export, import_checked
 
-from ..boot_history import quiet_boot
+from ..boot_history import quiet_boot, register_loops
 from ..conftest import Ledger, event_count, run_cli
 
 LOOPS = 20
@@ -32,21 +32,7 @@ def _app(ledger_arg: str, keys: Path) -> Any:
 def _write_boots(app: Any, boots: int) -> None:
     """Boots of the same LOOPS loops, as ``boot`` writes them (one transaction a boot)."""
 
-    token = (  # a well-formed runner JWT (HS256 over a throwaway key) that never expires
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiJiZW5jaCIsImV4cCI6NDAwMDAwMDAwMH0."
-        "t6Ksf4iSs444dj0Agi4uQjwiWq0azM0bblmYcAOQJhI"
-    )
-    loops = [
-        app.register_loop(
-            loop_id=f"loop-{i}",
-            provenance="desktop_managed",
-            pid=1,
-            pid_start_time=1.0,
-            host_id="host",
-            token=token,
-        )
-        for i in range(LOOPS)
-    ]
+    loops = register_loops(app, LOOPS)
     for _ in range(boots):
         boot = quiet_boot(loops)
         app.save_boot_progress(boot, *loops)

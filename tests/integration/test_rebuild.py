@@ -24,14 +24,11 @@ from recovery_ledger.infra.projection_store.store import ProjectionStore
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.location import resolve_location
 
+from ..boot_history import NEVER_EXPIRING_TOKEN
 from ..conftest import Ledger
 
 pytestmark = pytest.mark.slow
 
-TOKEN = (  # a well-formed runner JWT that never expires (bench/read_side.py's)
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJqdGkiOiJiZW5jaCIsImV4cCI6NDAwMDAwMDAwMH0."
-    "t6Ksf4iSs444dj0Agi4uQjwiWq0azM0bblmYcAOQJhI"
-)
 ANSWERS = (
     StatusAnswer(200, "active"),
     StatusAnswer(200, "terminal"),
@@ -103,7 +100,7 @@ def write_varied_ledger(app: LedgerApp, seed: int, boots: int = 6) -> None:
             pid=1000 + i,
             pid_start_time=1.0,
             host_id=f"host-{i % 2}",
-            token=TOKEN,
+            token=NEVER_EXPIRING_TOKEN,
         )
         for i in range(rng.randint(3, 7))
     ]
