@@ -9,7 +9,6 @@ the cloud client and a host pays only for what it calls.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,6 +237,8 @@ class Ledger:
                 raise BadInputError(
                     "no cloud URL: pass --cloud URL or set RECOVERY_LEDGER_CLOUD_URL"
                 )
+            import asyncio  # the boot's alone: every other command starts without it
+
             return asyncio.run(self._boot(app, checked, pop_key, open_loops, progress))
 
     async def _boot(
