@@ -1,22 +1,28 @@
 """The collector's store: verify, then store exactly once.
 
-Everything happens in one PostgreSQL transaction that holds the installation's row lock
-(so two ships of one host queue here): the installation is enrolled, the request id is
-new, the head is signed by the enrolled key and the events chain from the upload's
-starting point to exactly that head (``check_upload``), and, against what the collector
-holds, the upload starts inside the acknowledged
-history, every link it shares with that history is the same (else the desktop was rolled
-back or forked), and only the events past it are stored, with their links, the head, the
-new acknowledgement and the request id, in the same transaction. A crash of the collector
-or of the connection at any instant leaves either all of it or none of it; the next upload
-resumes from what was committed. ``(installation, seq)`` is a primary key and the events'
-``(originator_id, version)`` is unique: storing twice is impossible, not just avoided.
+The head's signature and the events' chain to it are checked first, by the request's own
+thread (``check_upload``). Then uploads ready at the same moment are stored together
+(``group_commit.py``), in one PostgreSQL transaction that holds each one's installation
+row lock (so two ships of one host queue here): each installation is enrolled, its request
+id is new, the check passed, and, against what the collector holds, the upload starts
+inside the acknowledged history, every link it shares with that history is the same (else
+the desktop was rolled back or forked). An upload refused there leaves nothing in the
+transaction (its request id is taken back) and the others go on. The events past each
+acknowledgement are stored in one insert, under one extension of the collector's chain and
+one signed head, with each upload's links, head, new acknowledgement and request id; each
+answer leaves after the commit. A crash of the collector or of the connection at any
+instant leaves either all of a group or none of it; the next upload resumes from what was
+committed. ``(installation, seq)`` is a primary key and the events' ``(originator_id,
+version)`` is unique: storing twice is impossible, not just avoided. When that uniqueness
+refuses a group (an event another installation already stored), its uploads are stored
+again one by one, so that only the conflicting one is refused.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,13 +30,21 @@ from eventsourcing.persistence import IntegrityError as LibraryIntegrityError
 from psycopg.sql import SQL, Identifier
 
 from recovery_ledger.infra.fleet.batch_check import check_upload
-from recovery_ledger.infra.fleet.protocol import Acknowledgement, Upload
+from recovery_ledger.infra.fleet.group_commit import GroupCommitter, Waiting
+from recovery_ledger.infra.fleet.protocol import Acknowledgement, ShippedEvent, Upload
 from recovery_ledger.infra.fleet.readmission import statements as readmission_statements
 from recovery_ledger.infra.fleet.refusals import Refusal
 from recovery_ledger.infra.fleet.request_auth import MAX_SKEW_S, Requester
 from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.chain import GENESIS
 from recovery_ledger.infra.store.heads import Checkpoint
+
+# Two groups in flight: one gathers its row locks and checks while the other holds the
+# events table's lock and commits. A group holds at most as many uploads and events as
+# one transaction should carry.
+GROUPS_AT_ONCE = 2
+GROUP_MAX_UPLOADS = 64
+GROUP_MAX_EVENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,28 @@ class Installation:
     verified_count: int = 0  # of a pending readmission: how far its history was walked
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """An upload checked (``links``, or why it is refused: said after the reasons the
+    database gives, as when it was checked under the row lock), waiting for its group."""
+
+    requester: Requester
+    upload: Upload
+    links: list[bytes] | Refusal
+
+
+@dataclass(frozen=True)
+class _New:
+    """What one upload of a group adds, verified, to be inserted with the others."""
+
+    installation: Installation
+    upload: Upload
+    first_new: int
+    new_events: Sequence[ShippedEvent]
+    new_links: list[bytes]
+    jwk: str
+
+
 class Intake:
     def __init__(self, app: LedgerApp) -> None:
         self.app = app
@@ -51,6 +87,10 @@ class Intake:
         self.datastore: Any = self.recorder.datastore
         self._witness_lock = threading.Lock()
         self._witnessed = 0
+        self.transactions = 0  # committed to store uploads (a metric: how well they group)
+        self.groups: GroupCommitter[_Ready, Acknowledgement] = GroupCommitter(
+            self._store_group, GROUPS_AT_ONCE, GROUP_MAX_UPLOADS, GROUP_MAX_EVENTS
+        )
         schema = Identifier(self.datastore.schema)
         self._sql = {
             name: SQL(text).format(s=schema)
@@ -88,6 +128,8 @@ class Intake:
                 "refusal": "INSERT INTO {s}.fleet_refusals (installation, thumbprint, reason, "
                 "message) VALUES ((SELECT installation FROM {s}.fleet_installations "
                 "WHERE thumbprint = %s), %s, %s, %s)",
+                "unnonce": "DELETE FROM {s}.fleet_nonces WHERE jti = %s AND installation = "
+                "(SELECT installation FROM {s}.fleet_installations WHERE thumbprint = %s)",
                 "forget": "DELETE FROM {s}.fleet_nonces WHERE seen_at < now() - %s::interval",
             }.items()
         }
@@ -108,23 +150,40 @@ class Intake:
         return Acknowledgement(installation.verified_count, position, link, 0)
 
     def accept(self, requester: Requester, upload: Upload) -> Acknowledgement:
-        """Store what the upload adds to the installation's history, or raise Refusal."""
+        """Store what the upload adds to the installation's history, or raise Refusal;
+        returns once it is committed, with the uploads stored in the same transaction."""
+        try:
+            links: list[bytes] | Refusal = check_upload(
+                upload, requester.public_key, self.app.mapper
+            )
+        except Refusal as refusal:
+            links = refusal
+        ready = _Ready(requester, upload, links)
+        return self.groups.submit(Waiting(requester.thumbprint, len(upload.events), ready))
+
+    def _store_group(self, group: Sequence[_Ready]) -> list[Acknowledgement | Exception]:
         try:
             with (
                 self.datastore.get_connection() as conn,
                 conn.pipeline(),
                 conn.transaction(),
             ):
-                ack, signed = self._store(conn, requester, upload)
+                outcomes, signed = self._store(conn, group)
         except LibraryIntegrityError:
-            raise Refusal(
-                "conflict",
-                "an event of this upload is already stored for another installation "
-                "(same aggregate and version); nothing was stored",
-            ) from None
+            if len(group) > 1:  # which upload conflicts is not known: each goes alone
+                return [outcome for ready in group for outcome in self._store_group([ready])]
+            return [
+                Refusal(
+                    "conflict",
+                    "an event of this upload is already stored for another installation "
+                    "(same aggregate and version); nothing was stored",
+                )
+            ]
+        with self._witness_lock:
+            self.transactions += 1
         if signed is not None:
             self._witness(signed)
-        return ack
+        return outcomes
 
     def _witness(self, signed: Checkpoint) -> None:
         """Move the collector ledger's own witness forward, never back: uploads commit in
@@ -153,10 +212,47 @@ class Intake:
     # -- storing, under the installation's row lock ---------------------------------
 
     def _store(
-        self, conn: Any, requester: Requester, upload: Upload
-    ) -> tuple[Acknowledgement, Checkpoint | None]:
-        """Three round trips in pipeline mode: the row lock, request id and shared links;
-        the events (``insert_in_transaction``); the rest with the commit."""
+        self, conn: Any, group: Sequence[_Ready]
+    ) -> tuple[list[Acknowledgement | Exception], Checkpoint | None]:
+        """Three round trips in pipeline mode, whatever the group's size: every upload's
+        row lock, request id and shared links; the events (``insert_in_transaction``);
+        the rest with the commit. Row locks are taken in thumbprint order, so that two
+        groups in flight never wait on each other's."""
+        order = sorted(range(len(group)), key=lambda i: group[i].requester.thumbprint)
+        reads = [self._read(conn, group[i]) for i in order]
+        # The last answer first: fetching it receives all those before it as well.
+        held = [links.fetchall() for _, _, links in reversed(reads)][::-1]
+        outcomes: dict[int, Acknowledgement | Exception] = {}
+        new: list[tuple[int, _New]] = []
+        for i, (locked, nonce, _), rows in zip(order, reads, held, strict=True):
+            ready = group[i]
+            try:
+                verified = self._verify(conn, ready, locked, nonce, rows)
+            except Refusal as refusal:
+                if nonce.rowcount == 1:  # refused whole: its request id was not used
+                    conn.execute(
+                        self._sql["unnonce"], (ready.requester.jti, ready.requester.thumbprint)
+                    )
+                outcomes[i] = refusal
+                continue
+            if isinstance(verified, Acknowledgement):
+                outcomes[i] = verified
+            else:
+                new.append((i, verified))
+        signed = None
+        if new:
+            ids, signed = self.recorder.insert_in_transaction(
+                conn, [shipped.stored for _, one in new for shipped in one.new_events]
+            )
+            start = 0
+            for i, one in new:
+                end = start + len(one.new_events)
+                outcomes[i] = self._record(conn, one, ids[start:end])
+                start = end
+        return [outcomes[i] for i in range(len(group))], signed
+
+    def _read(self, conn: Any, ready: _Ready) -> tuple[Any, Any, Any]:
+        requester, upload = ready.requester, ready.upload
         locked, nonce, held = conn.cursor(), conn.cursor(), conn.cursor()
         locked.execute(self._sql["lock"], (requester.thumbprint,), prepare=True)
         nonce.execute(self._sql["nonce"], (requester.jti, requester.thumbprint), prepare=True)
@@ -165,61 +261,76 @@ class Intake:
             (requester.thumbprint, max(upload.after_count, 1), upload.end_count),
             prepare=True,
         )
-        # The last answer first: fetching it receives the two before it as well.
+        return locked, nonce, held
+
+    def _verify(
+        self, conn: Any, ready: _Ready, locked: Any, nonce: Any, held: list[Any]
+    ) -> Acknowledgement | _New:
+        """Under the installation's row lock: an acknowledgement when the upload adds
+        nothing, else what it adds; or Refusal, with nothing of it left in the transaction."""
+        requester, upload = ready.requester, ready.upload
         held_rows = {
             int(row["seq"]): (int(row["source_position"]), bytes(row["source_link"]))
-            for row in held.fetchall()
+            for row in held
         }
         installation = _installation(locked.fetchone(), requester.thumbprint)
         if nonce.rowcount != 1:
             raise Refusal("replayed", "this signed request was already used")
-        # Checked under the row lock, which holds only this installation's uploads (and
-        # no table lock yet): an installation that is not enrolled costs no verification.
-        links = check_upload(upload, requester.public_key, self.app.mapper)
-        if installation.readmission is not None:
-            resumed = self._resume(conn, installation, upload, links, held_rows)
-            if isinstance(resumed, Acknowledgement):
-                return resumed, None
-            installation = resumed
+        if isinstance(ready.links, Refusal):
+            raise ready.links
+        links = ready.links
         shared = {seq: link for seq, (_, link) in held_rows.items()}
-        _check_continues(installation, upload, links, shared)
+        if installation.readmission is not None:
+            # Its statements are the only ones written before a refusal can come.
+            conn.execute("SAVEPOINT readmission")
+            try:
+                resumed = self._resume(conn, installation, upload, links, held_rows)
+                if not isinstance(resumed, Acknowledgement):
+                    _check_continues(resumed, upload, links, shared)
+            except Refusal:
+                conn.execute("ROLLBACK TO SAVEPOINT readmission")
+                raise
+            finally:
+                conn.execute("RELEASE SAVEPOINT readmission")
+            if isinstance(resumed, Acknowledgement):
+                return resumed
+            installation = resumed
+        else:
+            _check_continues(installation, upload, links, shared)
         first_new = max(installation.acked_count, upload.after_count) + 1
         skipped = first_new - upload.after_count - 1
         new_events = upload.events[skipped:]
         jwk = json.dumps(requester.jwk)
         if not new_events:
             conn.execute(self._sql["seen"], (upload.local_count, jwk, installation.installation))
-            return _ack(installation, 0), None
+            return _ack(installation, 0)
+        return _New(installation, upload, first_new, new_events, links[skipped:], jwk)
+
+    def _record(self, conn: Any, one: _New, ids: Sequence[int]) -> Acknowledgement:
+        """The upload's own rows beside the events the group inserted: ``fleet_events``,
+        its signed head and the new acknowledgement."""
+        upload, number = one.upload, one.installation.installation
         head = upload.head
         assert head is not None
-        number = installation.installation
-        last, last_link = new_events[-1], links[-1]
-        ids, signed = self.recorder.insert_in_transaction(
-            conn, [shipped.stored for shipped in new_events]
-        )
+        last, last_link = one.new_events[-1], one.new_links[-1]
         conn.execute(
             self._sql["events"],
             (
                 number,
-                list(range(first_new, upload.end_count + 1)),
-                [shipped.position for shipped in new_events],
-                ids,
-                links[skipped:],
+                list(range(one.first_new, upload.end_count + 1)),
+                [shipped.position for shipped in one.new_events],
+                list(ids),
+                one.new_links,
             ),
             prepare=True,
         )
-        conn.execute(
-            self._sql["head"],
-            (number, *head.row()),
-            prepare=True,
-        )
+        conn.execute(self._sql["head"], (number, *head.row()), prepare=True)
         conn.execute(
             self._sql["ack"],
-            (upload.end_count, last.position, last_link, upload.local_count, jwk, number),
+            (upload.end_count, last.position, last_link, upload.local_count, one.jwk, number),
             prepare=True,
         )
-        stored = len(new_events)
-        return Acknowledgement(upload.end_count, last.position, last_link, stored), signed
+        return Acknowledgement(upload.end_count, last.position, last_link, len(one.new_events))
 
     def _resume(
         self,

@@ -12,17 +12,19 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg.sql import SQL, Identifier
 
+from recovery_ledger.infra.fleet.intake import Intake
 from recovery_ledger.infra.fleet.refusals import REASONS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class CollectorMetrics:
-    def __init__(self, datastore: Any) -> None:
+    def __init__(self, intake: Intake) -> None:
+        datastore = intake.datastore
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double the output and say nothing here
         self.registry = CollectorRegistry()
         self.uploads = Counter(
@@ -47,6 +49,7 @@ class CollectorMetrics:
         for result in ("stored", "duplicate"):
             self.uploads.labels(result)
         self.registry.register(_HostLag(datastore))
+        self.registry.register(_Grouping(intake))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -83,3 +86,23 @@ class _HostLag(Collector):
                 seconds.add_metric([row["host_name"]], float(row["seconds"]))
         yield events
         yield seconds
+
+
+class _Grouping(Collector):
+    """How uploads group (``group_commit.py``): transactions committed to store them (the
+    uploads counted over this is the mean group's size) and uploads waiting for a group."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        yield CounterMetricFamily(
+            "recovery_ledger_collector_transactions",
+            "Transactions committed to store uploads (several uploads share one under load)",
+            value=self.intake.transactions,
+        )
+        yield GaugeMetricFamily(
+            "recovery_ledger_collector_uploads_waiting",
+            "Uploads checked and waiting for the next group to take them",
+            value=self.intake.groups.waiting,
+        )

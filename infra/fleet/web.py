@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recovery_ledger.infra.fleet.intake import Intake
+from recovery_ledger.infra.fleet.intake import GROUP_MAX_UPLOADS, GROUPS_AT_ONCE, Intake
 from recovery_ledger.infra.fleet.metrics import CONTENT_TYPE, CollectorMetrics
 from recovery_ledger.infra.fleet.protocol import ProtocolError, Upload
 from recovery_ledger.infra.fleet.refusals import Refusal
@@ -29,11 +29,14 @@ _NONCE_SWEEP_S = 60.0
 
 
 def create_app(intake: Intake, max_body: int = MAX_BODY_BYTES) -> Starlette:
-    metrics = CollectorMetrics(intake.datastore)
-    # As many threads at the database as the pool has connections: the rest of the requests
-    # wait here, in the event loop, for as long as it takes, instead of timing out in the
-    # pool ("couldn't get a connection") under a burst of uploads.
-    database = anyio.CapacityLimiter(intake.datastore.pool.max_size)
+    metrics = CollectorMetrics(intake)
+    # As many threads at the database as the pool has connections, less those the upload
+    # groups in flight hold: the rest of the requests wait here, in the event loop, for as
+    # long as it takes, instead of timing out in the pool ("couldn't get a connection").
+    # Uploads wait in their own threads for a group to take them, with no connection: as
+    # many as a group holds, so that the next group can gather while one is stored.
+    database = anyio.CapacityLimiter(max(intake.datastore.pool.max_size - GROUPS_AT_ONCE, 1))
+    uploads = anyio.CapacityLimiter(GROUPS_AT_ONCE * GROUP_MAX_UPLOADS)
 
     async def run_in_threadpool(function: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args, limiter=database)
@@ -50,7 +53,7 @@ def create_app(intake: Intake, max_body: int = MAX_BODY_BYTES) -> Starlette:
         return Response(body, media_type=CONTENT_TYPE)
 
     async def position(request: Request) -> Response:
-        return await _answer(request, b"", lambda who: intake.position(who))
+        return await _answer(request, b"", lambda who: intake.position(who), database)
 
     async def upload(request: Request) -> Response:
         body = await _read_body(request, max_body)
@@ -64,16 +67,18 @@ def create_app(intake: Intake, max_body: int = MAX_BODY_BYTES) -> Starlette:
                 raise Refusal("malformed", str(error)) from None
             return intake.accept(who, document)
 
-        return await _answer(request, body, store)
+        return await _answer(request, body, store, uploads)
 
-    async def _answer(request: Request, body: bytes, work: Any) -> Response:
+    async def _answer(
+        request: Request, body: bytes, work: Any, limiter: anyio.CapacityLimiter
+    ) -> Response:
         thumbprint = None
         try:
             who = read_request(
                 request.headers.get("authorization"), request.method, request.url.path, body
             )
             thumbprint = who.thumbprint
-            ack = await run_in_threadpool(work, who)
+            ack = await anyio.to_thread.run_sync(work, who, limiter=limiter)
         except RequestAuthError as error:
             return await _refuse(thumbprint, Refusal(error.reason, str(error)))
         except Refusal as refusal:
