@@ -252,7 +252,7 @@ class Ledger:
         def service(cloud: Cloud | None) -> BootService:
             return boot_service(app, options, pop_key, cloud, self.host_id(), open_loops, progress)
 
-        if not open_loops:  # nothing to ask the cloud: no client, no httpx import
+        if not open_loops:  # nothing to ask the cloud: no client, no HTTP stack imported
             return await service(None).run()
         from recovery_ledger.infra.cloud.client import CloudClient
 
