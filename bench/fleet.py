@@ -123,10 +123,9 @@ def raw_inserts(hosts: list[SimulatedHost], batch: int, with_fleet_rows: bool) -
         return time.perf_counter() - started
 
 
-def shipped_through_collector(
-    hosts: list[SimulatedHost], batch: int, tmp: Path
-) -> tuple[float, int]:
-    """Seconds for every host to ship to one collector at once, and the uploads it took."""
+@contextmanager
+def _collector_for(hosts: list[SimulatedHost], tmp: Path) -> Iterator[tuple[Any, Any]]:
+    """A collector on a fresh schema with every host enrolled; the schema dropped after."""
     import psycopg
 
     schema = f"b_{uuid.uuid4().hex[:12]}"
@@ -136,6 +135,18 @@ def shipped_through_collector(
         ledger.enroll_quickly(host.thumbprint, host.name)
     collector = RunningCollector(ledger)
     try:
+        yield ledger, collector
+    finally:
+        collector.stop()
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{ledger.schema}" CASCADE')
+
+
+def shipped_through_collector(
+    hosts: list[SimulatedHost], batch: int, tmp: Path
+) -> tuple[float, int]:
+    """Seconds for every host to ship to one collector at once, and the uploads it took."""
+    with _collector_for(hosts, tmp) as (ledger, collector):
         before = ledger.query("SELECT COUNT(*) FROM fleet_heads")[0][0]
         barrier = threading.Barrier(len(hosts) + 1)
 
@@ -155,10 +166,6 @@ def shipped_through_collector(
         elapsed = time.perf_counter() - started
         uploads = ledger.query("SELECT COUNT(*) FROM fleet_heads")[0][0] - before
         assert ledger.stored_events() == sum(h.total() for h in hosts)
-    finally:
-        collector.stop()
-        with psycopg.connect(DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{ledger.schema}" CASCADE')
     return elapsed, int(uploads)
 
 
@@ -191,18 +198,10 @@ def collector_alone(hosts: list[SimulatedHost], batch: int, tmp: Path) -> float:
     """Seconds the collector takes to store every host's uploads, made beforehand."""
     import asyncio
 
-    import psycopg
-
     from recovery_ledger.infra.cloud.http11 import Http11Pool, Request
     from recovery_ledger.infra.fleet.client import UPLOADS_PATH
 
-    schema = f"b_{uuid.uuid4().hex[:12]}"
-    ledger = CollectorLedger(schema, tmp / schema)
-    ledger.enroll("A" * 43, "placeholder")
-    for host in hosts:
-        ledger.enroll_quickly(host.thumbprint, host.name)
-    collector = RunningCollector(ledger)
-    try:
+    with _collector_for(hosts, tmp) as (ledger, collector):
         plans = []
         for host in hosts:
             client = CollectorClient(collector.url, host.key, 600)
@@ -234,10 +233,6 @@ def collector_alone(hosts: list[SimulatedHost], batch: int, tmp: Path) -> float:
 
         elapsed = asyncio.run(send_all())
         assert ledger.stored_events() == sum(h.total() for h in hosts)
-    finally:
-        collector.stop()
-        with psycopg.connect(DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{ledger.schema}" CASCADE')
     return elapsed
 
 
