@@ -305,9 +305,22 @@ def test_boot_killed_while_its_heartbeat_is_in_flight_is_completed_by_the_next(
 @pytest.mark.both_backends
 def test_a_second_boot_while_one_runs_exits_3_and_writes_nothing(world: World) -> None:
     world.add("L")
-    world.cloud.inject_fault("L", endpoint="status", latency=30, times=1)
+    # The first boot waits on its GET far longer than any machine takes to run the rest of
+    # the test (on a loaded one that was once more than its default 5 s read timeout).
+    world.cloud.inject_fault("L", endpoint="status", latency=600, times=1)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recovery_ledger", "boot", "--cloud", world.cloud.url],
+        [
+            sys.executable,
+            "-m",
+            "recovery_ledger",
+            "boot",
+            "--cloud",
+            world.cloud.url,
+            "--read-timeout",
+            "600",
+            "--deadline",
+            "900",
+        ],
         env={**__import__("os").environ, "PYTHONPATH": str(REPO), **world.ledger.env()},
         cwd=REPO,
         stdout=subprocess.PIPE,
