@@ -77,15 +77,17 @@ def _sub(
     return parser
 
 
-# Options whose value is an RFC 7638 thumbprint: base64url, so it begins with '-' one time in
-# 64, which argparse takes for an option ("expected one argument").
-_THUMBPRINT_OPTIONS = ("--thumbprint",)
-_THUMBPRINT = re.compile(r"-[A-Za-z0-9_-]{42}")
+# Options whose value is 32 bytes in base64url (43 characters): an RFC 7638 thumbprint, or an
+# Ed25519 JWK's ``x``. One in 64 begins with '-', which argparse takes for an option
+# ("expected one argument").
+_BASE64URL_32_OPTIONS = ("--thumbprint", "--trust-key")
+_BASE64URL_32 = re.compile(r"-[A-Za-z0-9_-]{42}")
 
 
 def join_dash_values(argv: Sequence[str]) -> list[str]:
-    """``--thumbprint -AbC…`` as ``--thumbprint=-AbC…``, which argparse reads as a value;
-    only a value shaped as a thumbprint is joined, so a missing value is still reported."""
+    """``--thumbprint -AbC…`` as ``--thumbprint=-AbC…`` (``--trust-key`` alike), which
+    argparse reads as a value; only a value of that shape is joined, so a missing value is
+    still reported."""
     joined: list[str] = []
     arguments = iter(argv)
     for argument in arguments:
@@ -93,9 +95,9 @@ def join_dash_values(argv: Sequence[str]) -> list[str]:
             joined.append(argument)
             joined.extend(arguments)
             break
-        if argument in _THUMBPRINT_OPTIONS:
+        if argument in _BASE64URL_32_OPTIONS:
             value = next(arguments, None)
-            if value is not None and _THUMBPRINT.fullmatch(value):
+            if value is not None and _BASE64URL_32.fullmatch(value):
                 joined.append(f"{argument}={value}")
                 continue
             joined.append(argument)
