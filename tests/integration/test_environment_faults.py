@@ -20,8 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import PG_DSN_BASE, REPO, CliResult, drop_schema, require_postgres, run_cli
-from .test_store import make_token
+from ..conftest import (
+    PG_DSN_BASE,
+    REPO,
+    CliResult,
+    Ledger,
+    drop_schema,
+    require_postgres,
+    run_cli,
+)
+from .test_store import make_token, register
 
 CLI = (sys.executable, "-m", "recovery_ledger")
 
@@ -34,23 +42,6 @@ def one_line(result: CliResult, code: int = 4) -> str:
     return lines[0]
 
 
-def register(ledger: Path, loop_id: str = "L1") -> None:
-    result = run_cli(
-        "loop",
-        "register",
-        "--loop",
-        loop_id,
-        "--pid",
-        str(os.getpid()),
-        "--provenance",
-        "user_created",
-        "--ledger",
-        str(ledger),
-        stdin=make_token(f"jti-{loop_id}"),
-    )
-    assert result.code == 0, result.stderr
-
-
 def rl(ledger: Path, *args: str, stdin: str | None = None) -> CliResult:
     return run_cli(*args, "--ledger", str(ledger), stdin=stdin)
 
@@ -58,7 +49,14 @@ def rl(ledger: Path, *args: str, stdin: str | None = None) -> CliResult:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     path = tmp_path / "ledger.sqlite"
-    register(path)
+    keys = path.with_name(path.name + ".keys")  # the default beside the file
+    register(
+        Ledger("sqlite", str(path), keys, path),
+        "L1",
+        os.getpid(),
+        make_token("jti-L1"),
+        "user_created",
+    )
     return path
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from ..conftest import CliResult, Ledger, run_cli
 from .ledger_sql import append_forged_event, counts, cut_tail, run_sql
-from .test_store import make_token
+from .test_store import make_token, register
 
 
 def cli(
@@ -34,19 +34,7 @@ def written(ledger: Ledger) -> Ledger:
 def populate(ledger: Ledger) -> Ledger:
     """Two loops registered (this test process is their runner), one token rotated."""
     for loop_id in ("L1", "L2"):
-        result = cli(
-            ledger,
-            "loop",
-            "register",
-            "--loop",
-            loop_id,
-            "--pid",
-            str(os.getpid()),
-            "--provenance",
-            "user_created",
-            stdin=make_token(f"jti-{loop_id}"),
-        )
-        assert result.code == 0, result.stderr
+        register(ledger, loop_id, os.getpid(), make_token(f"jti-{loop_id}"), "user_created")
     assert cli(ledger, "loop", "token", "--loop", "L1", stdin=make_token("jti-3")).code == 0
     return ledger
 

@@ -71,10 +71,12 @@ def stored_bytes(ledger: Ledger) -> bytes:
     return b"\n".join(chunks)
 
 
-def register(ledger: Ledger, loop_id: str, pid: int, token: str) -> None:
+def register(
+    ledger: Ledger, loop_id: str, pid: int, token: str, provenance: str = "desktop_managed"
+) -> None:
     result = run_cli(
         "loop", "register", "--loop", loop_id, "--pid", str(pid),
-        "--provenance", "desktop_managed", stdin=token, env=ledger.env(),
+        "--provenance", provenance, stdin=token, env=ledger.env(),
     )  # fmt: skip
     assert result.code == 0, result.stderr
 
