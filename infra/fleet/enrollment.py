@@ -22,10 +22,16 @@ def check_thumbprint(thumbprint: str) -> None:
         )
 
 
+def check_printable(option: str, text: str, longest: int) -> None:
+    """An operator's text the collector records and shows: 1 to ``longest`` printable
+    characters, not only blanks."""
+    if not text.strip() or len(text) > longest or not text.isprintable():
+        raise BadInputError(f"{option} must be 1 to {longest} printable characters")
+
+
 def check_enrollment(thumbprint: str, name: str) -> None:
     check_thumbprint(thumbprint)
-    if not name.strip() or len(name) > _MAX_NAME or not name.isprintable():
-        raise BadInputError(f"--name must be 1 to {_MAX_NAME} printable characters")
+    check_printable("--name", name, _MAX_NAME)
 
 
 def enroll(app: LedgerApp, thumbprint: str, name: str) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from psycopg.sql import SQL, Identifier
 
 from recovery_ledger.infra.errors import BadInputError
-from recovery_ledger.infra.fleet.enrollment import check_thumbprint
+from recovery_ledger.infra.fleet.enrollment import check_printable, check_thumbprint
 from recovery_ledger.infra.store.app import LedgerApp
 
 _MAX_TEXT = 1000
@@ -39,9 +39,8 @@ class Readmission:
 def readmit(app: LedgerApp, thumbprint: str, reason: str, by: str | None) -> Readmission:
     check_thumbprint(thumbprint)
     who = by if by is not None else _operator()
-    for option, text in (("--reason", reason), ("--by", who)):
-        if not text.strip() or len(text) > _MAX_TEXT or not text.isprintable():
-            raise BadInputError(f"{option} must be 1 to {_MAX_TEXT} printable characters")
+    check_printable("--reason", reason, _MAX_TEXT)
+    check_printable("--by", who, _MAX_TEXT)
     datastore = app.recorder.datastore  # type: ignore[attr-defined]
     s = Identifier(datastore.schema)
     with datastore.get_connection() as conn, conn.transaction():
