@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 
 from ..conftest import Ledger, copy_built, run_cli
+from .ledger_sql import cut_tail
 
 
 @pytest.fixture
 def copy(built_original: Path, tmp_path: Path) -> Path:
     copy_built(built_original, tmp_path / "ledger.sqlite", tmp_path / "ledger.sqlite.keys")
     return tmp_path / "ledger.sqlite"
+
+
+def as_ledger(path: Path) -> Ledger:
+    return Ledger("sqlite", str(path), path.with_name(path.name + ".keys"), path)
 
 
 def verify(path: Path) -> tuple[int, str]:
@@ -157,13 +162,7 @@ def test_a_truncated_tail_is_caught(copy: Path) -> None:
 
 
 def test_a_tail_cut_off_with_its_checkpoints_is_caught_by_the_witness(copy: Path) -> None:
-    last = rows(copy)[-1][0]
-    sql(
-        copy,
-        f"DELETE FROM stored_events WHERE rowid > {last - 3}",
-        f"DELETE FROM ledger_chain WHERE notification_id > {last - 3}",
-        f"DELETE FROM ledger_checkpoints WHERE position > {last - 3}",
-    )
+    cut_tail(as_ledger(copy), keep=len(rows(copy)) - 3)
     code, out = verify(copy)
     assert code == 4
     assert "witness" in out
@@ -276,12 +275,7 @@ def finalize_healthy_loop(path: Path, keys: Path | None = None) -> tuple[int, st
 
 def test_rollback_then_write_is_refused_and_verify_still_fails(copy: Path) -> None:
     last = rows(copy)[-1][0]
-    sql(
-        copy,
-        f"DELETE FROM stored_events WHERE rowid > {last - 3}",
-        f"DELETE FROM ledger_chain WHERE notification_id > {last - 3}",
-        f"DELETE FROM ledger_checkpoints WHERE position > {last - 3}",
-    )
+    cut_tail(as_ledger(copy), keep=len(rows(copy)) - 3)
     code, stderr = finalize_healthy_loop(copy)
     assert code == 4 and "rolled back" in stderr
     assert rows(copy)[-1][0] == last - 3  # nothing written
