@@ -130,3 +130,15 @@ def running_collector(ledger: CollectorLedger, *extra: str) -> Iterator[RunningC
     finally:
         if collector.process.poll() is None:
             collector.kill()
+
+
+Fleet = tuple[CollectorLedger, RunningCollector]
+
+
+@contextmanager
+def serving_collector(tmp_path: Path) -> Iterator[Fleet]:
+    """A collector's ledger, made by a first enrollment, and a collector serving it."""
+    with collector_ledger(tmp_path) as ledger:
+        ledger.enroll("A" * 43, "placeholder")  # creates the ledger before serving
+        with running_collector(ledger) as collector:
+            yield ledger, collector

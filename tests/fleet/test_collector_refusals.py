@@ -17,42 +17,32 @@ from recovery_ledger.infra.fleet.request_auth import sign_request
 from recovery_ledger.infra.fleet.shipper import ship
 
 from .collector_process import (
-    CollectorLedger,
-    RunningCollector,
-    collector_ledger,
-    running_collector,
+    Fleet,
+    serving_collector,
 )
 from .simulated_host import SimulatedHost
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-Fleet = tuple[CollectorLedger, RunningCollector]
-
 
 @pytest.fixture(scope="module")
-def fleet(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[CollectorLedger, RunningCollector]]:
-    with collector_ledger(tmp_path_factory.mktemp("fleet")) as ledger:
-        ledger.enroll("A" * 43, "placeholder")  # creates the ledger before serving
-        with running_collector(ledger) as collector:
-            yield ledger, collector
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with serving_collector(tmp_path_factory.mktemp("fleet")) as fleet:
+        yield fleet
 
 
 _names = iter(range(10_000))
 
 
 @pytest.fixture
-def host(fleet: tuple[CollectorLedger, RunningCollector]) -> SimulatedHost:
+def host(fleet: Fleet) -> SimulatedHost:
     ledger, _ = fleet
     host = SimulatedHost(f"host-{next(_names)}", loops=4)  # 8 events, a head every 2
     ledger.enroll_quickly(host.thumbprint, host.name)
     return host
 
 
-def client(
-    fleet: tuple[CollectorLedger, RunningCollector], host: SimulatedHost, key: object = None
-) -> CollectorClient:
+def client(fleet: Fleet, host: SimulatedHost, key: object = None) -> CollectorClient:
     return CollectorClient(fleet[1].url, key or host.key, 30)
 
 
@@ -62,7 +52,7 @@ def first_batch(host: SimulatedHost, end: int = 4) -> Upload:
 
 
 def refused(
-    fleet: tuple[CollectorLedger, RunningCollector],
+    fleet: Fleet,
     host: SimulatedHost,
     upload: Upload,
     reason: str,

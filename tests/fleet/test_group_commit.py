@@ -24,24 +24,19 @@ from recovery_ledger.infra.fleet.shipper import ship
 from ..conftest import PG_DSN_BASE, run_cli
 from .collector_process import (
     CollectorLedger,
-    RunningCollector,
-    collector_ledger,
-    running_collector,
+    Fleet,
+    serving_collector,
 )
 from .simulated_host import SimulatedHost
 from .test_collector_crashes import WAIT_S, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-Fleet = tuple[CollectorLedger, RunningCollector]
-
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    with collector_ledger(tmp_path) as ledger:
-        ledger.enroll("A" * 43, "placeholder")  # creates the ledger before serving
-        with running_collector(ledger) as collector:
-            yield ledger, collector
+    with serving_collector(tmp_path) as fleet:
+        yield fleet
 
 
 def enrolled(ledger: CollectorLedger, name: str, loops: int = 2) -> SimulatedHost:
