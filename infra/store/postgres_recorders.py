@@ -228,12 +228,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         inserted = conn.cursor()
         inserted.execute(
             self._insert_columns,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
+            event_columns(stored_events),
             prepare=True,
         )
         ids = [int(row["notification_id"]) for row in inserted.fetchall()]
@@ -305,12 +300,7 @@ class _PostgresBulkAppend:
         recorder, curs = self.recorder, self.curs
         curs.execute(
             recorder._insert_columns,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
+            event_columns(stored_events),
             prepare=True,
         )
         ids = [int(row["notification_id"]) for row in curs.fetchall()]
@@ -361,3 +351,15 @@ class LedgerPostgresFactory(PostgresFactory):
             kwargs = self.datastore.pool.kwargs
             assert isinstance(kwargs, dict)
             kwargs.update(conninfo_to_dict(conninfo))
+
+
+def event_columns(
+    stored_events: Sequence[StoredEvent],
+) -> tuple[list[Any], list[int], list[str], list[bytes]]:
+    """The events as the column arrays ``_insert_columns`` takes: one statement for them all."""
+    return (
+        [e.originator_id for e in stored_events],
+        [e.originator_version for e in stored_events],
+        [e.topic for e in stored_events],
+        [e.state for e in stored_events],
+    )
