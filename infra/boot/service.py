@@ -227,7 +227,8 @@ class BootService:
                     run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
                     if may_retry_status(run.answers):
                         run.answers.append(await self.cloud.get_status(run.loop.loop_id, run.token))
-                    self._record_observations_and_decide(boot_id, run)
+            if run.answers:  # decided with the slot given back to the next loop's request
+                self._record_observations_and_decide(boot_id, run)
             done += 1
             if self.progress is not None:
                 self.progress(done, len(runs))
