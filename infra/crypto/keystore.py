@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from recovery_ledger.infra.crypto.private_files import (
@@ -28,6 +29,9 @@ from recovery_ledger.infra.errors import (
     TokenUnavailableError,
 )
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
 
@@ -36,6 +40,7 @@ class KeyStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._installation_key: bytes | None = None
+        self._wrapper: AESGCM | None = None  # under the installation key, once loaded
 
     def __repr__(self) -> str:
         return f"KeyStore({str(self.directory)!r})"
@@ -45,7 +50,12 @@ class KeyStore:
         return self.directory / "installation.key"
 
     def _dek_path(self, aggregate_id: UUID) -> Path:
-        return self.directory / "loops" / f"{aggregate_id}.dek"
+        return Path(self._dek_file(aggregate_id))
+
+    def _dek_file(self, aggregate_id: UUID) -> str:
+        # A string, not a Path: a boot opens one such file per open loop, and building the
+        # Path cost as much as reading the file.
+        return os.path.join(self.directory, "loops", f"{aggregate_id}.dek")
 
     def key_id(self, aggregate_id: UUID) -> str:
         return f"dek:{aggregate_id}"
@@ -74,11 +84,14 @@ class KeyStore:
         """The loop's data key; created on first use when ``create``."""
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        path = self._dek_path(aggregate_id)
-        wrapper = AESGCM(self.installation_key())
+        path = self._dek_file(aggregate_id)
+        if self._wrapper is None:
+            self._wrapper = AESGCM(self.installation_key())
+        wrapper = self._wrapper
         aad = b"rl-dek:" + aggregate_id.bytes
         try:
-            wrapped = path.read_bytes()
+            with open(path, "rb") as file:
+                wrapped = file.read()
         except FileNotFoundError:
             if not create:
                 raise TokenUnavailableError(
@@ -87,7 +100,7 @@ class KeyStore:
                 ) from None
             dek = AESGCM.generate_key(bit_length=256)
             nonce = os.urandom(_NONCE_BYTES)
-            write_private_file(path, nonce + wrapper.encrypt(nonce, dek, aad))
+            write_private_file(Path(path), nonce + wrapper.encrypt(nonce, dek, aad))
             return dek
         from cryptography.exceptions import InvalidTag
 

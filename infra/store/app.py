@@ -14,6 +14,7 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
+    PersistenceError,
     RecordConflictError,
     Recording,
     Transcoder,
@@ -35,7 +36,7 @@ from recovery_ledger.infra.errors import BadInputError, LedgerBusyError
 from recovery_ledger.infra.store.location import LedgerLocation
 from recovery_ledger.infra.store.loop_projector import project_loop
 from recovery_ledger.infra.store.mapper import LedgerMapper
-from recovery_ledger.infra.store.open_loops import OpenLoopIndex
+from recovery_ledger.infra.store.open_loops import LoopHistory, OpenLoopIndex
 from recovery_ledger.infra.store.snapshots import TABLE as SNAPSHOTS_TABLE
 from recovery_ledger.infra.store.snapshots import (
     SealedSnapshots,
@@ -158,12 +159,32 @@ class LedgerApp(Application[UUID]):
         """Loops not finalized (of ``host_id``, or of every host), in registration order.
 
         Read through the open-loop index kept with the events, so the cost follows the
-        open loops, never the ledger's history of finalized ones."""
+        open loops, never the ledger's history of finalized ones; all of them in one
+        statement (a boot of 1,000 loops read them one by one in 2,000 queries), each
+        folded from its newest snapshot, as the repository would."""
         index = cast(OpenLoopIndex, self.recorder)
-        return [
-            self.repository.get(aggregate_id, projector_func=project_loop)
-            for aggregate_id in index.open_loop_ids(host_id)
-        ]
+        sealed = cast(SealedSnapshots, self.loop_snapshots.recorder)
+        table = SNAPSHOTS_TABLE if sealed.can_check() else None
+        try:
+            histories = index.open_loop_histories(host_id, table)
+        except PersistenceError:
+            if table is None:
+                raise
+            # A read-only ledger written before snapshots existed has no table for them.
+            histories = index.open_loop_histories(host_id, None)
+        return [self._fold(history, sealed) for history in histories]
+
+    def _fold(self, history: LoopHistory, sealed: SealedSnapshots) -> Loop:
+        events = history.events
+        if history.snapshot is not None:
+            snapshot = sealed.verified(history.snapshot)
+            if snapshot is None:  # never used; the repository folds every event instead
+                loop: Loop = self.repository.get(history.aggregate_id, projector_func=project_loop)
+                return loop
+            events = [snapshot, *events]
+        folded = project_loop(None, map(self.mapper.to_domain_event, events))
+        assert folded is not None, "an open loop has a registration"
+        return folded
 
     def current_token(self, loop_id: str) -> str:
         loop = self.get_loop(loop_id)

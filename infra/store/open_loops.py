@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import StoredEvent
 
 OPEN_LOOPS_TABLE = "ledger_open_loops"
 # The topics are stable forever (the golden ledger test): written out here so that keeping
@@ -30,10 +31,26 @@ CREATE_COLUMNS = (
 )
 
 
+class LoopHistory(NamedTuple):
+    """What reading an open loop takes: its newest snapshot (sealed: not yet checked), if
+    any, and its events after that snapshot's version (every event when there is none)."""
+
+    aggregate_id: UUID
+    snapshot: StoredEvent | None
+    events: list[StoredEvent]
+
+
 class OpenLoopIndex(Protocol):
-    """What both recorders offer: the open loops' aggregate ids."""
+    """What both recorders offer: the open loops' aggregate ids, and their histories."""
 
     def open_loop_ids(self, host_id: str | None) -> list[UUID]: ...
+
+    def open_loop_histories(
+        self, host_id: str | None, snapshots_table: str | None
+    ) -> list[LoopHistory]:
+        """Every open loop's history in one statement, so one consistent read; without a
+        snapshots table, every event of every open loop."""
+        ...
 
 
 @dataclass
@@ -88,6 +105,62 @@ def select_open_loops(mark: str, table: str = OPEN_LOOPS_TABLE) -> str:
         f"SELECT aggregate_id FROM {table} "  # noqa: S608 - constants, never input
         f"WHERE CAST({mark} AS TEXT) IS NULL OR host_id = {mark} ORDER BY position"
     )
+
+
+def select_open_loop_histories(
+    mark: str,
+    stored_id: str,
+    events_table: str,
+    snapshots_table: str | None,
+    table: str = OPEN_LOOPS_TABLE,
+) -> str:
+    """Rows of (aggregate id, kind, version, topic, state, position), kind 0 for a loop's newest
+    snapshot and 1 for its events after that snapshot, ordered loop by loop in registration
+    order. ``stored_id`` spells ``o.aggregate_id`` as the event tables store ids. One
+    statement, so a snapshot and the events after it come from one view of the ledger even
+    where each statement sees its own (PostgreSQL's READ COMMITTED)."""
+    # Tables and marks are the recorders' constants, never input: S608 does not apply.
+    opened = (
+        f"SELECT aggregate_id, position, {stored_id} AS stored_id FROM {table} o "  # noqa: S608
+        f"WHERE CAST({mark} AS TEXT) IS NULL OR host_id = {mark}"
+    )
+    if snapshots_table is None:
+        return (
+            f"WITH o AS ({opened}) "  # noqa: S608
+            "SELECT o.aggregate_id, 1 AS kind, e.originator_version, e.topic, e.state, "
+            f"o.position FROM o JOIN {events_table} e ON e.originator_id = o.stored_id "
+            "ORDER BY o.position, e.originator_version"
+        )
+    return (
+        f"WITH o AS ({opened}), s AS ("  # noqa: S608
+        "SELECT o.aggregate_id, o.position, n.originator_version, n.topic, n.state "
+        f"FROM o JOIN {snapshots_table} n ON n.originator_id = o.stored_id "
+        "WHERE n.originator_version = (SELECT MAX(originator_version) "
+        f"FROM {snapshots_table} WHERE originator_id = o.stored_id)) "
+        "SELECT aggregate_id, 0 AS kind, originator_version, topic, state, position FROM s "
+        "UNION ALL "
+        "SELECT o.aggregate_id, 1, e.originator_version, e.topic, e.state, o.position "
+        "FROM o LEFT JOIN s ON s.aggregate_id = o.aggregate_id "
+        f"JOIN {events_table} e ON e.originator_id = o.stored_id "
+        "AND e.originator_version > COALESCE(s.originator_version, 0) "
+        "ORDER BY 6, 2, 3"
+    )
+
+
+def histories_of(rows: Iterable[Sequence[Any]]) -> list[LoopHistory]:
+    """The rows of ``select_open_loop_histories``, gathered loop by loop."""
+    histories: list[LoopHistory] = []
+    current = ""
+    for aggregate_id, kind, version, topic, state, _ in rows:
+        if aggregate_id != current:
+            current = aggregate_id
+            histories.append(LoopHistory(UUID(aggregate_id), None, []))
+        stored = StoredEvent(histories[-1].aggregate_id, version, topic, bytes(state))
+        if kind == 0:
+            histories[-1] = histories[-1]._replace(snapshot=stored)
+        else:
+            histories[-1].events.append(stored)
+    return histories
 
 
 def _canonical(originator_id: Any) -> str:

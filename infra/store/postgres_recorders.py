@@ -34,7 +34,10 @@ from recovery_ledger.infra.store.open_loops import (
     CREATE_COLUMNS,
     INDEX_TOPICS,
     OPEN_LOOPS_TABLE,
+    LoopHistory,
     changes_of,
+    histories_of,
+    select_open_loop_histories,
     select_open_loops,
 )
 from recovery_ledger.infra.store.recorders import INDEXES_TABLE
@@ -174,6 +177,21 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(SQL(select_open_loops("%s", table)), (host_id, host_id))
             return [UUID(str(row["aggregate_id"])) for row in curs.fetchall()]
+
+    def open_loop_histories(
+        self, host_id: str | None, snapshots_table: str | None
+    ) -> list[LoopHistory]:
+        schema = _quoted(self.datastore.schema)
+        statement = select_open_loop_histories(
+            "%s",
+            "CAST(aggregate_id AS uuid)",
+            f"{schema}.{_quoted(self.events_table_name)}",
+            None if snapshots_table is None else f"{schema}.{_quoted(snapshots_table)}",
+            f"{schema}.{OPEN_LOOPS_TABLE}",
+        )
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL(statement), (host_id, host_id))
+            return histories_of(tuple(row.values()) for row in curs.fetchall())
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

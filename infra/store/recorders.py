@@ -29,7 +29,10 @@ from recovery_ledger.infra.store.open_loops import (
     CREATE_COLUMNS,
     INDEX_TOPICS,
     OPEN_LOOPS_TABLE,
+    LoopHistory,
     changes_of,
+    histories_of,
+    select_open_loop_histories,
     select_open_loops,
 )
 
@@ -173,6 +176,16 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(select_open_loops("?"), (host_id, host_id))
             return [UUID(row[0]) for row in c.fetchall()]
+
+    def open_loop_histories(
+        self, host_id: str | None, snapshots_table: str | None
+    ) -> list[LoopHistory]:
+        statement = select_open_loop_histories(
+            "?", "replace(aggregate_id, '-', '')", self.events_table_name, snapshots_table
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (host_id, host_id))
+            return histories_of(c.fetchall())
 
 
 class _SQLiteBulkAppend:

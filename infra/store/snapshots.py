@@ -83,6 +83,19 @@ class SealedSnapshots(AggregateRecorder):
             self._key = self._mac_key()
         return self._key
 
+    def can_check(self) -> bool:
+        """Whether a snapshot read now could be checked (else none is worth reading)."""
+        return self._key_or_none() is not None
+
+    def verified(self, row: StoredEvent) -> StoredEvent | None:
+        """The snapshot of a stored (sealed) row, or None when its seal does not verify."""
+        key = self._key_or_none()
+        if key is None:
+            return None
+        seal, state = row.state[:_MAC_SIZE], row.state[_MAC_SIZE:]
+        stored = StoredEvent(row.originator_id, row.originator_version, row.topic, state)
+        return stored if hmac.compare_digest(seal, _mac(key, stored, state)) else None
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -116,10 +129,4 @@ class SealedSnapshots(AggregateRecorder):
             rows = self._inner.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
         except PersistenceError:
             return []  # a read-only ledger written before snapshots: no table to read
-        kept = []
-        for row in rows:
-            seal, state = row.state[:_MAC_SIZE], row.state[_MAC_SIZE:]
-            stored = StoredEvent(row.originator_id, row.originator_version, row.topic, state)
-            if hmac.compare_digest(seal, _mac(key, stored, state)):
-                kept.append(stored)
-        return kept
+        return [stored for stored in map(self.verified, rows) if stored is not None]

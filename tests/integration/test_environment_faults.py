@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from recovery_ledger.infra.crypto.keystore import KeyStore
+from recovery_ledger.infra.store.app import open_ledger
+from recovery_ledger.infra.store.location import resolve_location
+
 from ..conftest import (
     PG_DSN_BASE,
     REPO,
@@ -131,6 +135,13 @@ def test_a_read_only_ledger_written_before_snapshots_reads_its_loops(
         token = rl(copy, "token", "get", "--loop", "L1")  # reads the loop's aggregate
         assert token.code == 0, token.stderr
         assert token.stdout.count(".") == 2  # the runner JWT, unsealed
+        keys = KeyStore(copy.with_name(copy.name + ".keys"))
+        app = open_ledger(resolve_location(str(copy)), keys, create=False)
+        try:
+            assert app.location.read_only
+            assert [loop.loop_id for loop in app.open_loops()] == ["L1"]  # the boot's read
+        finally:
+            app.close()
 
 
 def test_a_corrupt_page_exits_4(ledger: Path) -> None:

@@ -88,6 +88,46 @@ def _events_read_by_get(app: LedgerApp, aggregate_id: UUID) -> tuple[Loop, int]:
     return loop, sum(reads)
 
 
+def _read_by_open_loops(app: LedgerApp, loop_id: str) -> tuple[Loop, int]:
+    """The loop as ``open_loops`` (the boot's read) gives it, and how many stored events and
+    snapshots it decoded for every open loop."""
+    decoded: list[Any] = []
+    original = app.mapper.to_domain_event
+
+    def counting(stored: Any) -> Any:
+        decoded.append(stored)
+        return original(stored)
+
+    app.mapper.to_domain_event = counting  # type: ignore[method-assign,assignment]
+    try:
+        loops = {loop.loop_id: loop for loop in app.open_loops()}
+    finally:
+        del app.mapper.to_domain_event
+    return loops[loop_id], len(decoded)
+
+
+@pytest.mark.both_backends
+def test_open_loops_are_read_from_their_snapshots_exactly_as_folded(ledger: Ledger) -> None:
+    app = _open(ledger)
+    try:
+        ages = {"young": 3, "crossing": EVERY // 4, "old": EVERY // 2 + 5}
+        written = {
+            loop_id: _live_through_boots(app, loop_id, boots) for loop_id, boots in ages.items()
+        }
+        assert written["old"].version > 2 * EVERY and written["young"].version < EVERY
+        loops = app.open_loops()
+        assert [loop.loop_id for loop in loops] == list(ages)
+        for loop in loops:
+            assert _state(loop) == _state(_folded_from_every_event(app, loop.id))
+            assert _state(loop) == _state(written[loop.loop_id])
+        _, decoded = _read_by_open_loops(app, "old")
+        # Each loop's newest snapshot and what came after: the young loop's every event.
+        assert decoded < written["young"].version + 2 * EVERY
+        assert decoded < sum(loop.version for loop in written.values()) // 2
+    finally:
+        app.close()
+
+
 @pytest.mark.both_backends
 def test_a_long_lived_loop_is_read_from_its_snapshot_exactly_as_folded(ledger: Ledger) -> None:
     app = _open(ledger)
@@ -127,6 +167,8 @@ def test_a_snapshot_edited_in_the_ledger_file_is_never_used(ledger: Ledger) -> N
         read, events_read = _events_read_by_get(app, written.id)
         assert read.pid == 4242  # from the events, not the forged snapshot
         assert events_read == written.version
+        read, _ = _read_by_open_loops(app, "long")
+        assert _state(read) == _state(written)
     finally:
         app.close()
 
@@ -148,6 +190,8 @@ def test_a_snapshot_moved_to_another_loop_is_never_used(ledger: Ledger) -> None:
         read, events_read = _events_read_by_get(app, second.id)
         assert read.loop_id == "second"
         assert events_read == second.version
+        assert _state(_read_by_open_loops(app, "second")[0]) == _state(second)
+        assert _state(_read_by_open_loops(app, "first")[0]) == _state(first)
     finally:
         app.close()
 
@@ -163,6 +207,9 @@ def test_without_the_key_directory_loops_are_folded_and_no_snapshot_is_taken(
         read, events_read = _events_read_by_get(stranger, written.id)
         assert _state(read) == _state(written)
         assert events_read == written.version
+        read, decoded = _read_by_open_loops(stranger, "long")
+        assert _state(read) == _state(written)
+        assert decoded == written.version
     finally:
         stranger.close()
 

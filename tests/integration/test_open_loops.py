@@ -88,12 +88,19 @@ def test_reading_open_loops_never_reads_a_finalized_loops_events(
     _fill(app)
     read: list[UUID] = []
     select_events = app.recorder.select_events
+    histories = app.recorder.open_loop_histories  # type: ignore[attr-defined]
 
     def spy(originator_id: Any, **kwargs: Any) -> Any:
         read.append(UUID(str(originator_id)))
         return select_events(originator_id, **kwargs)
 
+    def spy_histories(*args: Any) -> Any:
+        found = histories(*args)
+        read.extend(event.originator_id for history in found for event in history.events)
+        return found
+
     monkeypatch.setattr(app.recorder, "select_events", spy)
+    monkeypatch.setattr(app.recorder, "open_loop_histories", spy_histories)
     app.open_loops()
     app.shred_cleared_keys("here")
     assert set(read) == {loop_aggregate_id(f"loop-{n}") for n in (0, 1, 3)}

@@ -104,6 +104,22 @@ def test_live_managed_loop_with_stale_jwt_is_revived_and_heartbeat_was_committed
     assert token is not None and token.source == "revived" and token.jti == "fresh-jti"
 
 
+def test_no_repr_of_a_boot_shows_a_token_and_the_result_names_no_loop(world: World) -> None:
+    stale = world.register("L1", pid=101)
+    fresh = runner_token(jti="fresh-jti")
+    world.cloud.statuses["L1"] = [StatusAnswer(401)]
+    world.cloud.heartbeats["L1"] = FakeHeartbeatResult(HeartbeatAnswer(200, True), fresh)
+
+    result = world.boot({101: True})
+
+    (run,) = result.runs
+    assert run.token == stale and run.fresh_token == fresh and run.proof_jwt
+    for shown in (repr(run), repr(result)):
+        assert stale not in shown and fresh not in shown and run.proof_jwt not in shown
+    # asyncio puts the boot's result into its task's repr: that must not list every loop.
+    assert "L1" not in repr(result) and "1 loops" in repr(result)
+
+
 def test_a_boot_leaves_the_loops_of_other_hosts_alone(world: World) -> None:
     world.register("mine", pid=101)
     world.register("theirs", pid=102, host="host-b")
