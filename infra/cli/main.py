@@ -60,7 +60,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         from recovery_ledger.infra.cli.context import CommandContext
 
         _collect_from_here()
-        code: int = handler(CommandContext(args))
+        context = CommandContext(args)
+        try:
+            code: int = handler(context)
+        finally:  # closed here, not by the collector at exit (``__main__`` skips that pass)
+            context.ledger.close()
         return code
     except (LedgerError, DomainError, ProjectionError) as error:
         _fail(str(error))

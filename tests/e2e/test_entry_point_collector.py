@@ -38,3 +38,18 @@ def test_a_command_runs_with_the_collector_on_and_the_imports_frozen(tmp_path: P
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["True", "True"]
+
+
+def test_a_command_closes_the_ledger_itself_leaving_no_write_ahead_log(tmp_path: Path) -> None:
+    # The entry point skips the interpreter's last collection, which used to be what closed
+    # the ledger: closed by the command instead, SQLite folds its log back into the file.
+    ledger = tmp_path / "ledger.sqlite"
+    env = {
+        **os.environ,
+        "RECOVERY_LEDGER_DB": str(ledger),
+        "RECOVERY_LEDGER_KEYS": str(tmp_path / "k"),
+    }
+    boot = [sys.executable, "-m", "recovery_ledger", "boot", "--json"]
+    subprocess.run(boot, env=env, capture_output=True, check=True)  # a boot of no loops writes
+    assert ledger.stat().st_size > 0
+    assert not ledger.with_name("ledger.sqlite-wal").exists()
