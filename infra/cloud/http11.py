@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import h11
@@ -40,7 +40,9 @@ class TransportFailure(Exception):
 class Request:
     method: str
     url: str
-    headers: tuple[tuple[str, str], ...] = ()
+    # Out of the repr: the headers carry the runner token and the proof (as httpx hides an
+    # Authorization header's value in its own).
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     body: bytes = b""
 
 

@@ -164,6 +164,11 @@ def test_what_goes_on_the_wire(serve: Callable[..., Server]) -> None:
     assert post_body == b'{"k": 1}'
 
 
+def test_no_repr_of_a_request_shows_its_credentials() -> None:
+    request = Request("GET", "https://cloud.example/v1/x", (("Authorization", "Bearer s3cr3t"),))
+    assert "s3cr3t" not in repr(request) and "cloud.example" in repr(request)
+
+
 def test_a_url_off_the_pools_origin_is_never_sent(serve: Callable[..., Server]) -> None:
     server = serve(lambda *_: ok())
     pool = pool_for(f"http://127.0.0.1:{server.port}")
