@@ -48,6 +48,7 @@ from recovery_ledger.tests.fleet.collector_process import (  # noqa: E402
 from recovery_ledger.tests.fleet.simulated_host import SimulatedHost  # noqa: E402
 
 DSN = os.environ.get("RECOVERY_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+EVENTS_PER_CHECKPOINT = 20
 
 # As the ledger's events table (eventsourcing's) and the collector's fleet_events are defined.
 _BASELINE_TABLES = (
@@ -244,12 +245,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small-hosts", type=int, default=100)
     args = parser.parse_args()
+    if args.loops % (EVENTS_PER_CHECKPOINT // 2):
+        # ship sends up to a signed head: events after the last one would never be stored.
+        parser.error(f"--loops must be a multiple of {EVENTS_PER_CHECKPOINT // 2}: a host's "
+                     f"events (two a loop) are signed every {EVENTS_PER_CHECKPOINT}")  # fmt: skip
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ratios, ratios_events_only, ratios_end_to_end = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for round_number in range(1, args.rounds + 1):
             hosts = [
-                SimulatedHost(f"b{i}", args.loops, events_per_checkpoint=20)
+                SimulatedHost(f"b{i}", args.loops, events_per_checkpoint=EVENTS_PER_CHECKPOINT)
                 for i in range(args.hosts)
             ]
             events = sum(h.total() for h in hosts)
