@@ -14,9 +14,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from recovery_ledger.infra.store.app import LedgerApp
 
 REPO = Path(__file__).resolve().parent.parent
 PG_DSN_BASE = os.environ.get("RECOVERY_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -66,6 +69,14 @@ class Ledger:
 
     def env(self) -> dict[str, str]:
         return {"RECOVERY_LEDGER_DB": self.arg, "RECOVERY_LEDGER_KEYS": str(self.keys_dir)}
+
+    def open_app(self) -> LedgerApp:
+        """The ledger application over this ledger and its key directory, created if new."""
+        from recovery_ledger.infra.crypto.keystore import KeyStore
+        from recovery_ledger.infra.store.app import open_ledger
+        from recovery_ledger.infra.store.location import resolve_location
+
+        return open_ledger(resolve_location(self.arg), KeyStore(self.keys_dir), create=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

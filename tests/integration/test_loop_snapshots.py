@@ -6,11 +6,9 @@ derived data whose failure never fails a write."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 from uuid import UUID
 
-import jwt
 import pytest
 
 from recovery_ledger.domain.loop import Loop
@@ -23,17 +21,9 @@ from recovery_ledger.infra.store.snapshots import EVERY, TABLE
 
 from ..boot_history import quiet_boot
 from ..conftest import Ledger
+from .test_store import make_token
 
 ALIVE = LivenessObservation(True, "running", 1.0)
-
-
-def _token(jti: str) -> str:
-    claims = {"jti": jti, "exp": int(time.time()) + 3600, "sub": "runner"}
-    return jwt.encode(claims, "a-test-signing-secret-of-at-least-32-bytes", algorithm="HS256")
-
-
-def _open(ledger: Ledger) -> LedgerApp:
-    return open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=True)
 
 
 def _live_through_boots(app: LedgerApp, loop_id: str, boots: int) -> Loop:
@@ -45,12 +35,12 @@ def _live_through_boots(app: LedgerApp, loop_id: str, boots: int) -> Loop:
         pid=4242,
         pid_start_time=1.0,
         host_id="here",
-        token=_token(f"{loop_id}-0"),
+        token=make_token(f"{loop_id}-0"),
     )
     for n in range(boots):
         loop = _one_more_boot(app, loop)
         if n % 17 == 16:
-            loop = app.record_token(loop_id, _token(f"{loop_id}-{n}"))
+            loop = app.record_token(loop_id, make_token(f"{loop_id}-{n}"))
     return loop
 
 
@@ -108,7 +98,7 @@ def _read_by_open_loops(app: LedgerApp, loop_id: str) -> tuple[Loop, int]:
 
 @pytest.mark.both_backends
 def test_open_loops_are_read_from_their_snapshots_exactly_as_folded(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     try:
         ages = {"young": 3, "crossing": EVERY // 4, "old": EVERY // 2 + 5}
         written = {
@@ -130,7 +120,7 @@ def test_open_loops_are_read_from_their_snapshots_exactly_as_folded(ledger: Ledg
 
 @pytest.mark.both_backends
 def test_a_long_lived_loop_is_read_from_its_snapshot_exactly_as_folded(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     try:
         written = _live_through_boots(app, "long", 3 * EVERY // 4 + 7)  # ~3 snapshots
         assert written.version > 2 * EVERY
@@ -154,7 +144,7 @@ def _snapshot_rows(path: str) -> list[tuple[str, int, bytes]]:
 
 
 def test_a_snapshot_edited_in_the_ledger_file_is_never_used(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     written = _live_through_boots(app, "long", EVERY // 4 + 2)
     app.close()
     ((originator, _, state),) = _snapshot_rows(ledger.arg)
@@ -162,7 +152,7 @@ def test_a_snapshot_edited_in_the_ledger_file_is_never_used(ledger: Ledger) -> N
     assert forged != state
     with sqlite3.connect(ledger.arg) as db:
         db.execute(f"UPDATE {TABLE} SET state = ? WHERE originator_id = ?", (forged, originator))
-    app = _open(ledger)
+    app = ledger.open_app()
     try:
         read, events_read = _events_read_by_get(app, written.id)
         assert read.pid == 4242  # from the events, not the forged snapshot
@@ -174,7 +164,7 @@ def test_a_snapshot_edited_in_the_ledger_file_is_never_used(ledger: Ledger) -> N
 
 
 def test_a_snapshot_moved_to_another_loop_is_never_used(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     first = _live_through_boots(app, "first", EVERY // 4 + 2)
     second = _live_through_boots(app, "second", EVERY // 4 + 2)
     app.close()
@@ -185,7 +175,7 @@ def test_a_snapshot_moved_to_another_loop_is_never_used(ledger: Ledger) -> None:
             f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?)",
             (second.id.hex, rows[first.id.hex][1], "rl:Loop.Snapshot@1", rows[first.id.hex][2]),
         )
-    app = _open(ledger)
+    app = ledger.open_app()
     try:
         read, events_read = _events_read_by_get(app, second.id)
         assert read.loop_id == "second"
@@ -199,7 +189,7 @@ def test_a_snapshot_moved_to_another_loop_is_never_used(ledger: Ledger) -> None:
 def test_without_the_key_directory_loops_are_folded_and_no_snapshot_is_taken(
     ledger: Ledger, tmp_path: Any
 ) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     written = _live_through_boots(app, "long", EVERY // 4 + 2)
     app.close()
     stranger = open_ledger(resolve_location(ledger.arg), KeyStore(tmp_path / "none"), create=False)
@@ -215,7 +205,7 @@ def test_without_the_key_directory_loops_are_folded_and_no_snapshot_is_taken(
 
 
 def test_a_snapshot_that_cannot_be_written_fails_nothing(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     try:
         loop = _live_through_boots(app, "long", EVERY // 4 - 1)
         with sqlite3.connect(ledger.arg) as db:

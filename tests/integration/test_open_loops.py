@@ -4,17 +4,13 @@ the index existed gets it filled once when it is opened."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from uuid import UUID
 
-import jwt
 import pytest
 
 from recovery_ledger.domain.loop import Loop, loop_aggregate_id
-from recovery_ledger.infra.crypto.keystore import KeyStore
-from recovery_ledger.infra.store.app import LedgerApp, open_ledger
-from recovery_ledger.infra.store.location import resolve_location
+from recovery_ledger.infra.store.app import LedgerApp
 from recovery_ledger.infra.store.open_loops import (
     FINALIZED_TOPIC,
     OPEN_LOOPS_TABLE,
@@ -23,17 +19,9 @@ from recovery_ledger.infra.store.open_loops import (
 from recovery_ledger.infra.store.recorders import INDEXES_TABLE
 
 from ..conftest import Ledger
+from .test_store import make_token
 
 pytestmark = pytest.mark.both_backends
-
-
-def _token(jti: str) -> str:
-    claims = {"jti": jti, "exp": int(time.time()) + 3600, "sub": "runner"}
-    return jwt.encode(claims, "a-test-signing-secret-of-at-least-32-bytes", algorithm="HS256")
-
-
-def _open(ledger: Ledger) -> LedgerApp:
-    return open_ledger(resolve_location(ledger.arg), KeyStore(ledger.keys_dir), create=True)
 
 
 def _register(app: LedgerApp, loop_id: str, host: str) -> None:
@@ -43,7 +31,7 @@ def _register(app: LedgerApp, loop_id: str, host: str) -> None:
         pid=4242,
         pid_start_time=1.0,
         host_id=host,
-        token=_token(loop_id),
+        token=make_token(loop_id),
     )
 
 
@@ -73,7 +61,7 @@ def test_topics_written_out_in_the_index_are_the_domain_topics() -> None:
 def test_open_loops_are_registered_minus_finalized_per_host_in_registration_order(
     ledger: Ledger,
 ) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     _fill(app)
     assert _ids(app.open_loops("here")) == ["loop-0", "loop-3"]
     assert _ids(app.open_loops("there")) == ["loop-1"]
@@ -84,7 +72,7 @@ def test_open_loops_are_registered_minus_finalized_per_host_in_registration_orde
 def test_reading_open_loops_never_reads_a_finalized_loops_events(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     _fill(app)
     read: list[UUID] = []
     select_events = app.recorder.select_events
@@ -107,12 +95,12 @@ def test_reading_open_loops_never_reads_a_finalized_loops_events(
 
 
 def test_a_ledger_written_before_the_index_gets_it_filled_when_opened(ledger: Ledger) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     _fill(app)
     _sql(app, f"DROP TABLE {OPEN_LOOPS_TABLE}")
     _sql(app, f"DELETE FROM {INDEXES_TABLE}")
     app.close()
-    reopened = _open(ledger)
+    reopened = ledger.open_app()
     assert _ids(reopened.open_loops()) == ["loop-0", "loop-1", "loop-3"]
     _register(reopened, "loop-5", "here")
     reopened.finalize_loop("loop-0", "user_closed")
@@ -122,7 +110,7 @@ def test_a_ledger_written_before_the_index_gets_it_filled_when_opened(ledger: Le
 def test_the_sweep_destroys_a_key_left_behind_by_a_crash_after_finalizing(
     ledger: Ledger,
 ) -> None:
-    app = _open(ledger)
+    app = ledger.open_app()
     _fill(app)
     finalized = loop_aggregate_id("loop-2")
     assert not app.keys.has_data_key(finalized)
